@@ -1,0 +1,44 @@
+"""Gradient clipping by the global norm."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.optim.base import Optimizer, PyTree, global_norm
+from jaxnn.optim.hyperparams import HParams
+
+
+class ClipState(NamedTuple):
+    """State of :func:`clip_by_global_norm`: just its hyperparameter."""
+
+    hparams: dict[str, PyTree]
+
+
+def clip_by_global_norm(max_norm: Any) -> Optimizer:
+    r"""Rescales the whole gradient tree so that its global L2 norm is at most ``max_norm``.
+
+    .. math:: g \leftarrow g \cdot \min\left(1, \frac{\text{max\_norm}}{\lVert g \rVert_2}\right)
+
+    where the norm runs over all leaves together (PyTorch's ``clip_grad_norm_``, optax's
+    ``clip_by_global_norm``). Put it first in a :func:`chain`.
+
+    Raises:
+        ValueError: if ``max_norm <= 0``.
+    """
+    spec = HParams(max_norm=max_norm)
+
+    def init(params: PyTree) -> ClipState:
+        del params
+        return ClipState(spec.init())
+
+    def update(grads: PyTree, state: ClipState, params: PyTree | None = None) -> tuple[PyTree, ClipState]:
+        del params
+        norm = global_norm(grads)
+        max_norm = spec.resolve(state.hparams, jnp.zeros([]))["max_norm"]
+        scale = jnp.minimum(1.0, max_norm / jnp.maximum(norm, jnp.finfo(jnp.float32).tiny))
+        return jax.tree.map(lambda g: (g * scale).astype(g.dtype), grads), state
+
+    return Optimizer(init, update)

@@ -1,0 +1,210 @@
+"""Hyperparameters live in the optimizer state, as float32 array leaves.
+
+Keeping them in the state (rather than in Python closures) is what lets one compiled training step serve
+every value, lets ``jax.vmap`` train many settings at once, and lets a running job read or change them by
+name::
+
+    opt = optim.adam(lr=optim.exponential_decay(1e-3, k=1e-4))
+    state = opt.init(params)
+    optim.hparams(state)      # {'b1': ..., 'b2': ..., 'eps': ..., 'lr.k': ..., 'lr.lr0': ..., 'weight_decay': ...}
+    state = optim.set_hparams(state, b2=0.99)
+
+Names: a plain hyperparameter is stored under its argument name (``lr``); the parameters of a schedule given
+for ``lr`` under ``lr.<param>``; inside :func:`~jaxnn.optim.chain` each name is prefixed with the position of
+its transformation (``1.lr``). ``set_hparams`` accepts a full name or any unambiguous dotted suffix of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnn.optim.base import broadcast_to_tree
+
+PyTree = Any
+
+# One table serves the constructors, the schedules and set_hparams, keyed by the last part of a name.
+_NONNEGATIVE = (lambda v: v >= 0, "a number >= 0")
+_UNIT = (lambda v: (v >= 0) & (v < 1), "a number in [0, 1)")
+_POSITIVE = (lambda v: v > 0, "a number > 0")
+RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "lr": _NONNEGATIVE,
+    "lr0": _NONNEGATIVE,
+    "final": _NONNEGATIVE,
+    "k": _NONNEGATIVE,
+    "weight_decay": _NONNEGATIVE,
+    "initial_accumulator": _NONNEGATIVE,
+    "momentum": _UNIT,
+    "mu": _UNIT,
+    "b1": _UNIT,
+    "b2": _UNIT,
+    "decay": _UNIT,
+    "rho": _UNIT,
+    "eps": _POSITIVE,
+    "factor": _POSITIVE,
+    "every": _POSITIVE,
+    "total_steps": _POSITIVE,
+    "warmup_steps": _POSITIVE,
+    "max_norm": _POSITIVE,
+}
+
+
+def validate(name: str, value: Any) -> None:
+    """Raises ``ValueError`` naming ``name``, ``value`` and the allowed range when a concrete value is out of range.
+
+    Traced values (inside ``jit``/``vmap``) cannot be inspected and pass unchecked.
+    """
+    check, allowed = RULES[name.rsplit(".", 1)[-1]]
+    for leaf in jax.tree.leaves(value):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        array = np.asarray(leaf)
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise TypeError(f"{name}={value!r} is not allowed: {name} must be {allowed}, got dtype {array.dtype}.")
+        if not np.all(np.isfinite(array) & check(array.astype(np.float64))):
+            raise ValueError(f"{name}={value!r} is not allowed: {name} must be {allowed}.")
+
+
+class Schedule:
+    """A hyperparameter as a pure function of the step, whose numeric parameters live in the optimizer state.
+
+    ``fn(params, step)`` receives the parameters as a dict of float32 arrays and the number of updates already
+    applied (0 for the first update) as float32. A schedule is also callable on its own, ``schedule(step)``,
+    for plotting.
+    """
+
+    def __init__(self, fn: Callable[[dict[str, jax.Array], jax.Array], jax.Array], **params: Any):
+        for name, value in params.items():
+            validate(name, value)
+        self.fn = fn
+        self.params = params
+
+    def __call__(self, step: Any) -> jax.Array:
+        params = {name: jnp.asarray(value, jnp.float32) for name, value in self.params.items()}
+        return self.fn(params, jnp.asarray(step, jnp.float32))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={value!r}" for name, value in self.params.items())
+        return f"Schedule({self.fn.__name__}, {args})"
+
+
+class HParams:
+    """The static half of an optimizer's hyperparameters: validation, and which of them are schedules.
+
+    ``init()`` gives the dynamic half, the float32 leaves stored in the state; ``resolve(stored, count)``
+    gives each hyperparameter's value for the current step.
+    """
+
+    def __init__(self, **values: Any):
+        self.values: dict[str, Any] = {}
+        self.schedules: dict[str, Schedule] = {}
+        for name, value in values.items():
+            if isinstance(value, Schedule):
+                self.schedules[name] = value
+            else:
+                validate(name, value)
+                self.values[name] = value
+
+    def init(self) -> dict[str, PyTree]:
+        stored = {name: jax.tree.map(_as_float32, value) for name, value in self.values.items()}
+        for name, schedule in self.schedules.items():
+            stored.update({f"{name}.{key}": _as_float32(value) for key, value in schedule.params.items()})
+        return stored
+
+    def resolve(self, stored: Mapping[str, PyTree], count: jax.Array) -> dict[str, PyTree]:
+        resolved = {name: stored[name] for name in self.values}
+        for name, schedule in self.schedules.items():
+            params = {key: stored[f"{name}.{key}"] for key in schedule.params}
+            resolved[name] = schedule.fn(params, jnp.asarray(count, jnp.float32))
+        return resolved
+
+
+def _as_float32(value: Any) -> jax.Array:
+    return jnp.asarray(value, jnp.float32)
+
+
+def per_leaf(hp: Mapping[str, PyTree], tree: PyTree) -> PyTree:
+    """A tree shaped like ``tree`` whose leaves are dicts of the hyperparameter values for that leaf."""
+    names = list(hp)
+    if not names:
+        return jax.tree.map(lambda _: {}, tree)
+    spread = [broadcast_to_tree(hp[name], tree) for name in names]
+    return jax.tree.map(lambda *values: dict(zip(names, values)), *spread)
+
+
+def _walk(state: Any, prefix: str = "") -> Iterator[tuple[str, Any, Callable[[Any], Any]]]:
+    """Yields ``(prefix, substate, rebuild)`` for every state in ``state`` that holds hyperparameters.
+
+    Composite states name their children ``states`` (a tuple, as in ``chain``: children get an index
+    prefix) or ``inner`` (a wrapper such as ``skip_nonfinite``: transparent).
+    """
+    if hasattr(state, "hparams"):
+        yield prefix, state, lambda new: new
+    if hasattr(state, "states"):
+        for i, child in enumerate(state.states):
+            for sub_prefix, sub, rebuild in _walk(child, f"{prefix}{i}."):
+                yield sub_prefix, sub, _rebuild_in_tuple(state, i, rebuild)
+    if hasattr(state, "inner"):
+        for sub_prefix, sub, rebuild in _walk(state.inner, prefix):
+            yield sub_prefix, sub, lambda new, rebuild=rebuild: state._replace(inner=rebuild(new))
+
+
+def _rebuild_in_tuple(state: Any, i: int, rebuild: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def replace(new: Any) -> Any:
+        states = list(state.states)
+        states[i] = rebuild(new)
+        return state._replace(states=tuple(states))
+
+    return replace
+
+
+def hparams(state: Any) -> dict[str, PyTree]:
+    """Returns every hyperparameter in an optimizer state, by name (see the module docstring for names)."""
+    return {
+        prefix + name: value for prefix, sub, _ in _walk(state) for name, value in sub.hparams.items()
+    }
+
+
+def set_hparams(state: Any, **values: Any) -> Any:
+    """Returns a copy of ``state`` with the named hyperparameters replaced.
+
+    A name is a full name from :func:`hparams` or an unambiguous dotted suffix of one (``lr`` for ``1.lr``).
+    New values are validated like constructor arguments, cast to float32 and broadcast to the stored shape,
+    so a jitted step that takes the state does not recompile.
+
+    Raises:
+        ValueError: for an unknown or ambiguous name (the message lists the valid names) or a value out of range.
+
+    Example::
+
+        state = optim.set_hparams(state, lr=1e-4)
+    """
+    valid = list(hparams(state))
+    for name, value in values.items():
+        matches = [full for full in valid if full == name or full.endswith("." + name)]
+        if name in valid:
+            matches = [name]
+        if len(matches) != 1:
+            problem = "is ambiguous: it matches " + ", ".join(matches) if matches else "is not a hyperparameter"
+            raise ValueError(f"set_hparams: {name!r} {problem}. Valid names: {', '.join(sorted(valid))}.")
+        validate(matches[0], value)
+        state = _set_one(state, matches[0], value)
+    return state
+
+
+def _set_one(state: Any, full_name: str, value: Any) -> Any:
+    for prefix, sub, rebuild in _walk(state):
+        name = full_name[len(prefix):]
+        if full_name.startswith(prefix) and name in sub.hparams:
+            old = sub.hparams[name]
+            new = jax.tree.map(
+                lambda o, v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), jnp.shape(o)),
+                old,
+                broadcast_to_tree(value, old),
+            )
+            return rebuild(sub._replace(hparams={**sub.hparams, name: new}))
+    raise AssertionError(f"{full_name} was listed by hparams() but not found")  # pragma: no cover

@@ -1,0 +1,78 @@
+"""RMSprop: AdaGrad with a leaky (exponentially decaying) average of squared gradients."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.optim.base import (
+    Optimizer,
+    PyTree,
+    check_float_params,
+    check_tree,
+    gradients_with_decay,
+    is_concrete_zero,
+    leafwise,
+    zeros_like_tree,
+)
+from jaxnn.optim.hyperparams import HParams, per_leaf
+
+
+class RmspropState(NamedTuple):
+    """State of :func:`rmsprop`: step count, running mean of squared gradients ``h`` and hyperparameters."""
+
+    count: jax.Array
+    nu: PyTree
+    hparams: dict[str, PyTree]
+
+
+def rmsprop(
+    lr: Any = 0.01,
+    decay: Any = 0.9,
+    eps: Any = 1e-8,
+    weight_decay: Any = 0.0,
+    acc_dtype: Any = None,
+) -> Optimizer:
+    r"""RMSprop (Tieleman and Hinton 2012), eps **outside** the square root, no bias correction.
+
+    .. math::
+        h \leftarrow \rho h + (1-\rho) g^2, \qquad p \leftarrow p - \mathrm{lr}\,\frac{g}{\sqrt{h} + \epsilon}
+
+    with ``ρ = decay``, ``h`` starting at zero and ``g = ∇f(p) + weight_decay · p``. Matches PyTorch's
+    ``RMSprop(alpha=decay)`` and optax's ``rmsprop(decay=decay, eps_in_sqrt=False)``.
+
+    Args:
+        lr: learning rate ``>= 0`` (number, array, tree prefix of the params, or schedule).
+        decay: ``ρ`` in ``[0, 1)``.
+        eps: ``> 0``, added to ``√h``.
+        weight_decay: coupled L2 coefficient ``>= 0``.
+        acc_dtype: dtype of ``h``; default the params' dtype.
+
+    Example::
+
+        opt = optim.rmsprop(lr=1e-3, decay=0.99)
+    """
+    spec = HParams(lr=lr, decay=decay, eps=eps, weight_decay=weight_decay)
+    decays = not is_concrete_zero(weight_decay)
+
+    def init(params: PyTree) -> RmspropState:
+        check_float_params(params)
+        return RmspropState(jnp.zeros([], jnp.int32), zeros_like_tree(params, acc_dtype), spec.init())
+
+    def update(grads: PyTree, state: RmspropState, params: PyTree | None = None) -> tuple[PyTree, RmspropState]:
+        check_tree(grads, state.nu, "grads", "the optimizer state's moments (made by init(params))")
+        hp = spec.resolve(state.hparams, state.count)
+        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+
+        def leaf(g0: jax.Array, g: jax.Array, h: jax.Array, hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
+            rho = hp["decay"]
+            new_h = rho * h.astype(jnp.float32) + (1.0 - rho) * g * g
+            u = -hp["lr"] * g / (jnp.sqrt(new_h) + hp["eps"])
+            return u.astype(g0.dtype), new_h.astype(h.dtype)
+
+        updates, nu = leafwise(leaf, grads, g32, state.nu, per_leaf(hp, grads))
+        return updates, RmspropState(state.count + 1, nu, state.hparams)
+
+    return Optimizer(init, update)

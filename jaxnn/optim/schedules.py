@@ -1,0 +1,104 @@
+"""Learning-rate schedules whose parameters live in the optimizer state.
+
+Each factory returns a :class:`~jaxnn.optim.hyperparams.Schedule`. Pass it as ``lr`` (or any other
+hyperparameter) of an optimizer; its parameters become float32 leaves of the state under ``lr.<param>``, so
+they can be vmapped over, read back with ``hparams`` and changed with ``set_hparams``.
+
+``t`` is the number of updates already applied: the first update uses the value at ``t = 0``. Schedules in
+"epochs" (``step_decay(0.1, 0.5, every=5 * steps_per_epoch)``) are expressed in steps.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.optim.hyperparams import Schedule
+
+
+def _constant(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    return p["lr0"] + 0.0 * t
+
+
+def _step_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    return p["lr0"] * p["factor"] ** jnp.floor(t / p["every"])
+
+
+def _exponential_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    return p["lr0"] * jnp.exp(-p["k"] * t)
+
+
+def _inverse_time_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    return p["lr0"] / (1.0 + p["k"] * t)
+
+
+def _cosine_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    progress = jnp.minimum(t, p["total_steps"]) / p["total_steps"]
+    return p["final"] + (p["lr0"] - p["final"]) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+
+
+def constant(lr0: float) -> Schedule:
+    """``lr(t) = lr0``: a schedule that stays put (useful when a sweep mixes schedules)."""
+    return Schedule(_constant, lr0=lr0)
+
+
+def step_decay(lr0: float, factor: float, every: float) -> Schedule:
+    """``lr(t) = lr0 · factor^⌊t / every⌋``: "halve every 5 epochs" is ``factor=0.5, every=5 * steps_per_epoch``.
+
+    Raises:
+        ValueError: if ``lr0 < 0``, ``factor <= 0`` or ``every <= 0``.
+    """
+    return Schedule(_step_decay, lr0=lr0, factor=factor, every=every)
+
+
+def exponential_decay(lr0: float, k: float) -> Schedule:
+    """``lr(t) = lr0 · exp(−k·t)``.
+
+    Raises:
+        ValueError: if ``lr0 < 0`` or ``k < 0``.
+    """
+    return Schedule(_exponential_decay, lr0=lr0, k=k)
+
+
+def inverse_time_decay(lr0: float, k: float) -> Schedule:
+    """``lr(t) = lr0 / (1 + k·t)``, the 1/t decay of the textbooks.
+
+    Raises:
+        ValueError: if ``lr0 < 0`` or ``k < 0``.
+    """
+    return Schedule(_inverse_time_decay, lr0=lr0, k=k)
+
+
+def cosine_decay(lr0: float, total_steps: float, final: float = 0.0) -> Schedule:
+    """``lr(t) = final + (lr0 − final) · ½(1 + cos(π · min(t, T)/T))`` with ``T = total_steps``.
+
+    Raises:
+        ValueError: if ``lr0 < 0``, ``final < 0`` or ``total_steps <= 0``.
+    """
+    return Schedule(_cosine_decay, lr0=lr0, total_steps=total_steps, final=final)
+
+
+def warmup(schedule: Schedule, steps: float) -> Schedule:
+    """Linear warm-up in front of ``schedule``.
+
+    ``lr(t) = schedule(0) · (t + 1)/steps`` for ``t < steps``, then ``schedule(t − steps)``: the wrapped
+    schedule starts its own clock when the warm-up ends. The warm-up length is stored as ``warmup_steps``.
+
+    Raises:
+        ValueError: if ``steps <= 0`` or ``schedule`` already has a ``warmup_steps`` parameter.
+        TypeError: if ``schedule`` is not a Schedule.
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"warmup: schedule must be a jaxnn.optim Schedule (e.g. optim.cosine_decay(...)), "
+                        f"got {schedule!r}.")
+    if "warmup_steps" in schedule.params:
+        raise ValueError("warmup: schedule is already warmed up (it has a warmup_steps parameter).")
+    inner = schedule.fn
+
+    def _warmup(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+        n = p["warmup_steps"]
+        ramp = inner(p, jnp.zeros_like(t)) * (t + 1.0) / n
+        return jnp.where(t < n, ramp, inner(p, t - n))
+
+    _warmup.__name__ = f"warmup({inner.__name__})"
+    return Schedule(_warmup, **schedule.params, warmup_steps=steps)

@@ -1,0 +1,106 @@
+"""Stochastic gradient descent, with classical or Nesterov momentum."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.optim.base import (
+    Optimizer,
+    PyTree,
+    check_float_params,
+    check_tree,
+    gradients_with_decay,
+    is_concrete_zero,
+    leafwise,
+    zeros_like_tree,
+)
+from jaxnn.optim.hyperparams import HParams, per_leaf, validate
+
+
+class SgdState(NamedTuple):
+    """State of :func:`sgd`: step count, velocity ``v`` (None without momentum) and hyperparameters."""
+
+    count: jax.Array
+    velocity: PyTree | None
+    hparams: dict[str, PyTree]
+
+
+def sgd(
+    lr: Any = 0.01,
+    momentum: Any = 0.0,
+    nesterov: bool = False,
+    weight_decay: Any = 0.0,
+    acc_dtype: Any = None,
+) -> Optimizer:
+    r"""Stochastic gradient descent, optionally with momentum (velocity form) or Nesterov momentum.
+
+    With ``g = ∇f(p) + weight_decay · p`` (the coupled L2 term) and ``μ = momentum``:
+
+    - plain: ``p ← p − lr·g``
+    - momentum: ``v ← μ·v − lr·g``,  ``p ← p + v``
+    - Nesterov: ``v' ← μ·v − lr·g``,  ``p ← p − μ·v + (1 + μ)·v'``  (Sutskever et al. 2013 in the
+      "look-ahead" parameterisation of Bengio et al. 2012), then ``v ← v'``.
+
+    ``v`` starts at zero and holds ``−lr`` times optax's/PyTorch's momentum buffer ``b ← μ·b + g``; with a
+    constant ``lr`` the trajectories are identical (the lr enters the buffer here, so a changing lr acts
+    with a delay, as in the textbooks' ``Momentum`` class).
+
+    Args:
+        lr: learning rate ``>= 0``: a number, an array, a tree prefix of the params, or a schedule.
+        momentum: ``μ`` in ``[0, 1)``. A concrete ``0.0`` without ``nesterov`` gives plain SGD with no velocity
+            buffer (and no ``momentum`` hyperparameter to change later); pass a non-zero or traced value to keep
+            it tunable.
+        nesterov: use Nesterov momentum.
+        weight_decay: coupled L2 coefficient ``>= 0``.
+        acc_dtype: dtype of the velocity; default the params' dtype.
+
+    Example::
+
+        opt = optim.sgd(lr=0.1, momentum=0.9)
+        state = opt.init(params)
+        updates, state = opt.update(grads, state, params)
+        params = optim.apply_updates(params, updates)
+    """
+    has_velocity = nesterov or not is_concrete_zero(momentum)
+    spec = HParams(lr=lr, weight_decay=weight_decay, **({"momentum": momentum} if has_velocity else {}))
+    decays = not is_concrete_zero(weight_decay)
+
+    def init(params: PyTree) -> SgdState:
+        check_float_params(params)
+        velocity = zeros_like_tree(params, acc_dtype) if has_velocity else None
+        return SgdState(jnp.zeros([], jnp.int32), velocity, spec.init())
+
+    def update(grads: PyTree, state: SgdState, params: PyTree | None = None) -> tuple[PyTree, SgdState]:
+        if has_velocity:
+            check_tree(grads, state.velocity, "grads", "the optimizer state's velocity (made by init(params))")
+        hp = spec.resolve(state.hparams, state.count)
+        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        if not has_velocity:
+            (updates,) = leafwise(lambda g0, g, h: ((-h["lr"] * g).astype(g0.dtype),), grads, g32, per_leaf(hp, grads))
+            return updates, state._replace(count=state.count + 1)
+
+        def leaf(g0: jax.Array, g: jax.Array, v: jax.Array, h: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            mu, v32 = h["momentum"], v.astype(jnp.float32)
+            new_v = mu * v32 - h["lr"] * g
+            u = -mu * v32 + (1.0 + mu) * new_v if nesterov else new_v
+            return u.astype(g0.dtype), new_v.astype(v.dtype)
+
+        updates, velocity = leafwise(leaf, grads, g32, state.velocity, per_leaf(hp, grads))
+        return updates, SgdState(state.count + 1, velocity, state.hparams)
+
+    return Optimizer(init, update)
+
+
+def momentum(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
+    """Classical momentum: ``v ← μ·v − lr·g``, ``p ← p + v``. Same as ``sgd(lr, momentum=mu)``."""
+    validate("mu", mu)
+    return sgd(lr, momentum=mu, weight_decay=weight_decay, acc_dtype=acc_dtype)
+
+
+def nesterov(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
+    """Nesterov momentum: ``v' ← μ·v − lr·g``, ``p ← p − μ·v + (1+μ)·v'``. Same as ``sgd(lr, mu, nesterov=True)``."""
+    validate("mu", mu)
+    return sgd(lr, momentum=mu, nesterov=True, weight_decay=weight_decay, acc_dtype=acc_dtype)
