@@ -36,7 +36,7 @@ def fetch(url: str, path: Path, expected_sha256: str, *, timeout: float = 30.0) 
         DownloadError: if the download fails or its SHA-256 differs from ``expected_sha256``; ``path`` is then
             left as it was.
     """
-    h = hashlib.sha256()
+    h, received = hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, atomic_write(path) as f:
             total = int(response.headers.get("Content-Length") or 0) or None
@@ -44,10 +44,14 @@ def fetch(url: str, path: Path, expected_sha256: str, *, timeout: float = 30.0) 
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     h.update(chunk)
                     f.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+            # urllib's chunked read() ends quietly when the server hangs up early, so count the bytes.
+            if total is not None and received != total:
+                raise DownloadError(f"connection closed after {received} of {total} bytes")
             if h.hexdigest() != expected_sha256:
                 raise DownloadError(f"SHA-256 mismatch: expected {expected_sha256}, got {h.hexdigest()}")
-    except DownloadError:
+    except DownloadError:  # an OSError too: pass our own messages through unwrapped
         raise
     except (OSError, http.client.HTTPException) as e:
         raise DownloadError(f"{type(e).__name__}: {e}") from e

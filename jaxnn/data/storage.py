@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -32,8 +32,10 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     exception the temporary file is removed and the exception propagates.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target, so that the final rename stays on one file system and is atomic.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # Same folder as the target, so that the final rename stays on one file system and is atomic; mode 0o666
+    # (less the umask) rather than mkstemp's 0o600, so that a shared data folder stays readable by others.
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
