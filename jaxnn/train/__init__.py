@@ -1,0 +1,28 @@
+"""Training: a ``TrainState`` pytree, pure train/eval steps, and a compiled ``fit`` loop with checkpoints.
+
+Example::
+
+    from jaxnn import nn, optim, train
+
+    model = nn.Sequential([nn.Dense(100), nn.relu, nn.Dense(10)])
+    ts = train.create(model, optim.adam(1e-3), jax.random.key(0), input_shape=(40,))
+    step = train.make_train_step(model, optim.adam(1e-3))
+    ts, history = train.fit(ts, step, (x_train, y_train), epochs=10, batch_size=100,
+                            eval_data=(x_test, y_test), eval_step=train.make_eval_step(model))
+"""
+
+from jaxnn.train.loop import epoch_batches, evaluate, fit, train_epoch
+from jaxnn.train.state import TrainState, create
+from jaxnn.train.steps import make_eval_step, make_train_step, mean_metrics
+
+__all__ = [
+    "TrainState",
+    "create",
+    "epoch_batches",
+    "evaluate",
+    "fit",
+    "make_eval_step",
+    "make_train_step",
+    "mean_metrics",
+    "train_epoch",
+]

@@ -1,0 +1,277 @@
+"""The compiled training loop: each epoch is one ``lax.scan`` on device; the host only runs between epochs."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxnn import checkpoint
+from jaxnn.optim import hparams, set_hparams
+from jaxnn.train.state import TrainState
+from jaxnn.train.steps import Batch, mean_metrics
+
+TrainStep = Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]
+EvalStep = Callable[[TrainState, Batch], dict[str, jax.Array]]
+
+
+def epoch_batches(key: jax.Array, epoch: int | jax.Array, n: int, batch_size: int) -> jax.Array:
+    """Indices of one epoch's full minibatches, ``(n // batch_size, batch_size)``, then the remainder.
+
+    Every epoch is a fresh permutation of ``range(n)`` drawn from ``(key, epoch)``: minibatches without
+    replacement, reproducible, and the same on resume. Returns the permutation reshaped to full batches plus
+    the leftover indices (possibly empty) as a tuple.
+    """
+    perm = jax.random.permutation(jax.random.fold_in(_shuffle_stream(key), epoch), n)
+    full = n // batch_size
+    return perm[: full * batch_size].reshape(full, batch_size), perm[full * batch_size:]
+
+
+def _shuffle_stream(key: jax.Array) -> jax.Array:
+    # A stream apart from the dropout keys, which are fold_in(key, step).
+    return jax.random.split(key)[1]
+
+
+@functools.cache
+def _scan_epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    def run(ts: TrainState, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[TrainState, dict]:
+        return jax.lax.scan(lambda ts, idx: train_step(ts, (x[idx], y[idx])), ts, batches)
+
+    return jax.jit(run)
+
+
+@functools.cache
+def _jit_step(train_step: TrainStep) -> TrainStep:
+    return jax.jit(train_step)
+
+
+@functools.cache
+def _scan_eval(eval_step: EvalStep) -> Callable[..., dict[str, jax.Array]]:
+    def run(ts: TrainState, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+        return jax.lax.map(lambda batch: eval_step(ts, batch), (x, y))
+
+    return jax.jit(run)
+
+
+def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int | None = None) -> dict[str, float]:
+    """Runs ``eval_step`` over ``data = (x, y)`` in batches and returns the example-weighted mean metrics.
+
+    Full batches run in one compiled ``lax.map``; a last partial batch runs on its own.
+    """
+    x, y = (jnp.asarray(a) for a in data)
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("evaluate: data has no examples; pass at least one (x, y) pair.")
+    bs = min(batch_size or n, n)
+    full = n // bs
+    parts, weights = [], []
+    stacked = _scan_eval(eval_step)(ts, x[: full * bs].reshape(full, bs, *x.shape[1:]),
+                                    y[: full * bs].reshape(full, bs, *y.shape[1:]))
+    parts.append(stacked)
+    weights.append(jnp.full(full, bs, jnp.float32))
+    if n > full * bs:
+        last = jax.jit(eval_step)(ts, (x[full * bs:], y[full * bs:]))
+        parts.append(jax.tree.map(lambda v: v[None], last))
+        weights.append(jnp.full(1, n - full * bs, jnp.float32))
+    values = jax.tree.map(lambda *vs: jnp.concatenate(vs), *parts)
+    return {name: float(v) for name, v in mean_metrics(values, jnp.concatenate(weights)).items()}
+
+
+def train_epoch(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: int, epoch: int,
+                drop_last: bool = True) -> tuple[TrainState, dict[str, float]]:
+    """One epoch: a fresh permutation, every full minibatch in one compiled ``lax.scan``, and the remainder
+    batch (when ``drop_last`` is False) as one more step. Returns the new state and the epoch's mean metrics."""
+    x, y = data
+    full, rest = epoch_batches(ts.key, epoch, x.shape[0], batch_size)
+    ts, values = _scan_epoch(train_step)(ts, x, y, full)
+    weights = jnp.full(full.shape[0], batch_size, jnp.float32)
+    if not drop_last and rest.shape[0]:
+        ts, last = _jit_step(train_step)(ts, (x[rest], y[rest]))
+        values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
+        weights = jnp.concatenate([weights, jnp.full(1, rest.shape[0], jnp.float32)])
+    return ts, {name: float(v) for name, v in mean_metrics(values, weights).items()}
+
+
+def fit(
+    ts: TrainState,
+    train_step: TrainStep,
+    data: Batch,
+    epochs: int,
+    batch_size: int,
+    eval_data: Batch | None = None,
+    eval_step: EvalStep | None = None,
+    *,
+    drop_last: bool = True,
+    patience: int | None = None,
+    monitor: str = "eval_loss",
+    restore_best: bool = True,
+    progress: bool = True,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    resume_hparams: str = "error",
+) -> tuple[TrainState, dict[str, Any]]:
+    """Trains for ``epochs`` epochs of shuffled minibatches; returns the final state and the history.
+
+    Each epoch reshuffles ``data`` and walks it without replacement inside one compiled ``lax.scan``; the host
+    runs only between epochs, to evaluate, report, stop early and checkpoint.
+
+    Args:
+        ts: the initial state (:func:`jaxnn.train.create`).
+        train_step: from :func:`make_train_step`.
+        data: ``(x, y)`` arrays (a ``jaxnn.data`` ``Split`` works) with examples on the leading axis.
+        epochs: epochs to run (counting those a resumed checkpoint already ran).
+        batch_size: minibatch size, ``1 <= batch_size <= len(x)``.
+        eval_data: optional ``(x, y)`` evaluated after every epoch with ``eval_step``.
+        eval_step: from :func:`make_eval_step`; required with ``eval_data``.
+        drop_last: drop the last partial minibatch of each epoch (default) or train on it as one more step.
+        patience: stop after this many epochs without improvement of ``monitor``; None never stops early.
+        monitor: a history key, e.g. ``"eval_loss"`` (minimised) or ``"eval_accuracy"`` (maximised: any key
+            without "loss" in its name is maximised).
+        restore_best: with ``patience``, return the state of the best epoch rather than the last.
+        progress: show a tqdm bar (also hidden when stderr is not a terminal).
+        callback: ``callback(epoch, record)`` after each epoch, e.g. to print.
+        checkpoint_dir: write a checkpoint there every ``checkpoint_every`` epochs (atomic; the last 3 are kept).
+        resume: continue from the newest checkpoint in ``checkpoint_dir`` if there is one. The result is bitwise
+            identical to an uninterrupted run: shuffles derive from (key, epoch), dropout from (key, step).
+        resume_hparams: what to do when the checkpoint's hyperparameters differ from ``ts``'s: ``"error"``
+            (default), ``"checkpoint"`` (keep the checkpoint's) or ``"current"`` (apply ``ts``'s values).
+
+    Returns:
+        ``(ts, history)``; history holds per-epoch lists ``epoch``, ``train_<metric>``, ``eval_<metric>``,
+        ``time`` (seconds since the start), and ``best_epoch``/``stopped_epoch`` with ``patience``.
+    """
+    x, y = _check_data(data, "data")
+    _check_args(x.shape[0], epochs, batch_size, eval_data, eval_step, patience, checkpoint_dir, resume,
+                resume_hparams)
+    if eval_data is not None:
+        eval_data = _check_data(eval_data, "eval_data")
+    history: dict[str, Any] = {"epoch": [], "time": []}
+    best, best_value, wait, done = ts, None, 0, 0
+    if resume and (restored := _resume(ts, checkpoint_dir, resume_hparams)) is not None:
+        ts, best, history, best_value, wait, done = restored
+    n = x.shape[0]
+    steps_per_epoch = n // batch_size + (0 if drop_last or n % batch_size == 0 else 1)
+    first_epoch = int(ts.step) // steps_per_epoch - done
+    maximise = "loss" not in monitor
+    start = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
+    bar = tqdm(total=epochs, initial=done, disable=not progress or not sys.stderr.isatty(), unit="epoch")
+    stopped = False
+    for i in range(done, epochs):
+        ts, record = train_epoch(ts, train_step, (x, y), batch_size, first_epoch + i, drop_last)
+        record = {f"train_{k}": v for k, v in record.items()}
+        if eval_data is not None:
+            record.update({f"eval_{k}": v for k, v in evaluate(ts, eval_step, eval_data, batch_size * 4).items()})
+        _append(history, i + 1, time.perf_counter() - start, record)
+        if patience is not None:
+            value = _monitored(record, monitor)
+            if best_value is None or (value > best_value if maximise else value < best_value):
+                best, best_value, wait = ts, value, 0
+                history["best_epoch"] = i + 1
+            else:
+                wait += 1
+                stopped = wait >= patience
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()})
+        if callback is not None:
+            callback(i + 1, record)
+        if checkpoint_dir is not None and ((i + 1) % checkpoint_every == 0 or i + 1 == epochs or stopped):
+            checkpoint.save_step(checkpoint_dir, i + 1, {"ts": ts, "best": best},
+                                 {"epoch": i + 1, "history": history, "best_value": best_value, "wait": wait,
+                                  "hparams": _hparams_json(ts)})
+        if stopped:
+            history["stopped_epoch"] = i + 1
+            break
+    bar.close()
+    if patience is not None and restore_best:
+        ts = best
+    return ts, history
+
+
+def _check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (x, y) of arrays (or a jaxnn.data Split), got {type(data).__name__}.")
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "
+                         f"and y.shape={y.shape}.")
+    return x, y
+
+
+def _check_args(n: int, epochs: int, batch_size: int, eval_data: Any, eval_step: Any, patience: Any,
+                checkpoint_dir: Any, resume: bool, resume_hparams: str) -> None:
+    if not (isinstance(batch_size, int | np.integer) and 1 <= batch_size <= n):
+        raise ValueError(f"fit: batch_size={batch_size!r} is not allowed: it must be an int in [1, {n}] "
+                         f"(the number of training examples).")
+    if not (isinstance(epochs, int | np.integer) and epochs >= 0):
+        raise ValueError(f"fit: epochs={epochs!r} is not allowed: it must be an int >= 0.")
+    if eval_data is not None and eval_step is None:
+        raise ValueError("fit: eval_data was given without eval_step; pass eval_step=train.make_eval_step(model).")
+    if patience is not None and not (isinstance(patience, int) and patience >= 1):
+        raise ValueError(f"fit: patience={patience!r} is not allowed: it must be None or an int >= 1.")
+    if resume and checkpoint_dir is None:
+        raise ValueError("fit: resume=True needs checkpoint_dir, the folder the interrupted run wrote to.")
+    if resume_hparams not in ("error", "checkpoint", "current"):
+        raise ValueError(f"fit: resume_hparams={resume_hparams!r} is not allowed: use 'error', 'checkpoint' or "
+                         f"'current'.")
+
+
+def _monitored(record: Mapping[str, float], monitor: str) -> float:
+    if monitor not in record:
+        raise ValueError(f"fit: monitor={monitor!r} is not in this run's metrics {sorted(record)}; "
+                         f"pass eval_data for eval_* metrics or pick one of these.")
+    return record[monitor]
+
+
+def _append(history: dict[str, Any], epoch: int, elapsed: float, record: Mapping[str, float]) -> None:
+    history["epoch"].append(epoch)
+    history["time"].append(elapsed)
+    for name, value in record.items():
+        history.setdefault(name, []).append(value)
+
+
+def _hparams_json(ts: TrainState) -> dict[str, Any]:
+    return {name: value.tolist() for name, value in _flat_hparams(ts).items()}
+
+
+def _flat_hparams(ts: TrainState) -> dict[str, np.ndarray]:
+    flat = {}
+    for name, value in hparams(ts.opt_state).items():
+        for path, leaf in jax.tree_util.tree_flatten_with_path(value)[0]:
+            flat[name + jax.tree_util.keystr(path)] = np.asarray(leaf)
+    return flat
+
+
+def _show(value: np.ndarray) -> str:
+    return np.array2string(value, precision=6, separator=", ")
+
+
+def _resume(ts: TrainState, directory: Any, resume_hparams: str) -> tuple | None:
+    path = checkpoint.latest(directory)
+    if path is None:
+        return None
+    tree, meta = checkpoint.load(path, like={"ts": ts, "best": ts})
+    loaded, best = tree["ts"], tree["best"]
+    current, stored = _flat_hparams(ts), _flat_hparams(loaded)
+    changed = [name for name in current if not np.array_equal(current[name], stored[name])]
+    if changed and resume_hparams == "error":
+        details = ", ".join(f"{n}: checkpoint {_show(stored[n])} vs now {_show(current[n])}" for n in changed)
+        raise ValueError(f"fit(resume=True): the hyperparameters differ from the checkpoint {path} ({details}). "
+                         f"Pass resume_hparams='checkpoint' to keep the checkpoint's values or 'current' to "
+                         f"continue with the new ones.")
+    if changed and resume_hparams == "current":
+        new = hparams(ts.opt_state)
+        loaded = loaded._replace(opt_state=set_hparams(loaded.opt_state, **new))
+    history = meta["history"]
+    return loaded, best, history, meta["best_value"], meta["wait"], meta["epoch"]
