@@ -19,7 +19,7 @@ def parse_args(description: str, argv: list[str] | None, **extra: Any) -> argpar
     ``extra`` maps further option names to ``argparse.add_argument`` keyword dicts.
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", type=Path, default=Path("results"), help="folder for figures and JSON (default: results/)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="where figures and JSON go (results/)")
     parser.add_argument("--quick", action="store_true", help="a small, fast run (what CI runs)")
     for name, kwargs in extra.items():
         parser.add_argument(f"--{name.replace('_', '-')}", **kwargs)

@@ -201,7 +201,9 @@ def _check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
     try:
         x, y = data
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair (x, y) of arrays (or a jaxnn.data Split), got {type(data).__name__}.")
+        raise TypeError(
+            f"{name} must be a pair (x, y) of arrays (or a jaxnn.data Split), got {type(data).__name__}."
+        ) from None
     x, y = jnp.asarray(x), jnp.asarray(y)
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "

@@ -1,4 +1,4 @@
-"""Checkpointed fit: a resumed run ends bitwise identical to an uninterrupted one; changed hparams never pass silently."""
+"""Checkpointed fit: a resumed run is bitwise identical to an uninterrupted one; changed hparams are never silent."""
 
 import jax
 import numpy as np
