@@ -1,6 +1,14 @@
-"""jaxnn: a pure-JAX functional training toolkit."""
+"""jaxnn: a pure-JAX functional training toolkit.
 
-from jaxnn import optim
+- :mod:`jaxnn.optim`: optimizers as ``(init, update)`` pairs with their hyperparameters in the state.
+- :mod:`jaxnn.nn`: layers as ``(init, apply)`` pairs over plain-dict params and state.
+- :mod:`jaxnn.losses`: cross-entropy, mean squared error, the L2 penalty, accuracy.
+- :mod:`jaxnn.train`: ``TrainState``, pure train/eval steps and the compiled ``fit`` loop.
+- :mod:`jaxnn.data`: MNIST-1D (generated locally), MNIST/Fashion-MNIST IDX files, toys.
+- :mod:`jaxnn.checkpoint`: atomic, checksummed pytree checkpoints.
+"""
 
-__all__ = ["optim"]
+from jaxnn import checkpoint, data, losses, nn, optim, train
+
+__all__ = ["checkpoint", "data", "losses", "nn", "optim", "train"]
 __version__ = "0.1.0"
