@@ -69,16 +69,16 @@ def adadelta(
     def update(grads: PyTree, state: AdadeltaState, params: PyTree | None = None) -> tuple[PyTree, AdadeltaState]:
         check_tree(grads, state.sq_grad, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
 
         def leaf(g0: jax.Array, g: jax.Array, s: jax.Array, u: jax.Array, hp: dict[str, jax.Array]) -> tuple:
             rho, eps = hp["rho"], hp["eps"]
-            new_s = rho * s.astype(jnp.float32) + (1.0 - rho) * g * g
-            delta = jnp.sqrt(u.astype(jnp.float32) + eps) / jnp.sqrt(new_s + eps) * g
-            new_u = rho * u.astype(jnp.float32) + (1.0 - rho) * delta * delta
+            new_s = rho * s.astype(g.dtype) + (1.0 - rho) * g * g
+            delta = jnp.sqrt(u.astype(g.dtype) + eps) / jnp.sqrt(new_s + eps) * g
+            new_u = rho * u.astype(g.dtype) + (1.0 - rho) * delta * delta
             return (-hp["lr"] * delta).astype(g0.dtype), new_s.astype(s.dtype), new_u.astype(u.dtype)
 
-        updates, sq_grad, sq_delta = leafwise(leaf, grads, g32, state.sq_grad, state.sq_delta, per_leaf(hp, grads))
+        updates, sq_grad, sq_delta = leafwise(leaf, grads, g_eff, state.sq_grad, state.sq_delta, per_leaf(hp, grads))
         return updates, AdadeltaState(state.count + 1, sq_grad, sq_delta, state.hparams)
 
     return Optimizer(init, update)

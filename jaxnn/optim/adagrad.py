@@ -16,7 +16,7 @@ from jaxnn.optim.base import (
     is_concrete_zero,
     leafwise,
 )
-from jaxnn.optim.hyperparams import HParams, per_leaf
+from jaxnn.optim.hyperparams import HParams, per_leaf, validate
 
 
 class AdagradState(NamedTuple):
@@ -45,7 +45,8 @@ def adagrad(
     Args:
         lr: learning rate ``>= 0`` (number, array, tree prefix of the params, or schedule).
         eps: ``> 0``, added to ``√h``.
-        initial_accumulator: starting value of ``h``, ``>= 0``.
+        initial_accumulator: starting value of ``h``, ``>= 0``; used by ``init`` only, so it is not one of
+            the state's hyperparameters.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of ``h``; default the params' dtype.
 
@@ -53,26 +54,28 @@ def adagrad(
 
         opt = optim.adagrad(lr=1.5)
     """
-    spec = HParams(lr=lr, eps=eps, initial_accumulator=initial_accumulator, weight_decay=weight_decay)
+    validate("initial_accumulator", initial_accumulator)  # an init-time value: not a state hyperparameter
+    spec = HParams(lr=lr, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
 
     def init(params: PyTree) -> AdagradState:
         check_float_params(params)
-        h0 = jnp.asarray(initial_accumulator, jnp.float32)
-        sum_sq = jax.tree.map(lambda p: jnp.full(jnp.shape(p), h0, acc_dtype or jnp.asarray(p).dtype), params)
+        sum_sq = jax.tree.map(
+            lambda p: jnp.full(jnp.shape(p), initial_accumulator, acc_dtype or jnp.asarray(p).dtype), params
+        )
         return AdagradState(jnp.zeros([], jnp.int32), sum_sq, spec.init())
 
     def update(grads: PyTree, state: AdagradState, params: PyTree | None = None) -> tuple[PyTree, AdagradState]:
         check_tree(grads, state.sum_sq, "grads", "the optimizer state's accumulator (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
 
         def leaf(g0: jax.Array, g: jax.Array, h: jax.Array, hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
-            new_h = h.astype(jnp.float32) + g * g
+            new_h = h.astype(g.dtype) + g * g
             u = -hp["lr"] * g / (jnp.sqrt(new_h) + hp["eps"])
             return u.astype(g0.dtype), new_h.astype(h.dtype)
 
-        updates, sum_sq = leafwise(leaf, grads, g32, state.sum_sq, per_leaf(hp, grads))
+        updates, sum_sq = leafwise(leaf, grads, g_eff, state.sum_sq, per_leaf(hp, grads))
         return updates, AdagradState(state.count + 1, sum_sq, state.hparams)
 
     return Optimizer(init, update)

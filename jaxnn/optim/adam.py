@@ -52,11 +52,12 @@ def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: 
     def update(grads: PyTree, state: AdamState, params: PyTree | None = None) -> tuple[PyTree, AdamState]:
         check_tree(grads, state.mu, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
+        decoupled_decay = decoupled and (decays or params is not None)
         if decoupled:
-            g32 = gradients_with_decay(grads, None, 0.0, needed=False)
-            decay_params = require_params(params, grads) if decays else grads
+            g_eff = gradients_with_decay(grads, None, 0.0, required=False)
+            decay_params = require_params(params, grads) if decoupled_decay else grads
         else:
-            g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+            g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
             decay_params = grads
         t = (state.count + 1).astype(jnp.float32)
         nu_max = state.nu_max if amsgrad else state.nu
@@ -64,19 +65,19 @@ def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: 
         def leaf(g0: jax.Array, g: jax.Array, p: jax.Array, m: jax.Array, v: jax.Array, vmax: jax.Array,
                  hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
             b1, b2 = hp["b1"], hp["b2"]
-            new_m = b1 * m.astype(jnp.float32) + (1.0 - b1) * g
-            new_v = b2 * v.astype(jnp.float32) + (1.0 - b2) * g * g
-            new_vmax = jnp.maximum(vmax.astype(jnp.float32), new_v) if amsgrad else new_v
+            new_m = b1 * m.astype(g.dtype) + (1.0 - b1) * g
+            new_v = b2 * v.astype(g.dtype) + (1.0 - b2) * g * g
+            new_vmax = jnp.maximum(vmax.astype(g.dtype), new_v) if amsgrad else new_v
             m_hat = new_m / (1.0 - b1**t)
             v_hat = new_vmax / (1.0 - b2**t)
             step = m_hat / (jnp.sqrt(v_hat) + hp["eps"])
-            if decoupled and decays:
-                step = step + hp["weight_decay"] * p.astype(jnp.float32)
+            if decoupled_decay:
+                step = step + hp["weight_decay"] * p.astype(g.dtype)
             u = -hp["lr"] * step
             return u.astype(g0.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype), new_vmax.astype(vmax.dtype)
 
         hp_leaf = per_leaf(hp, grads)
-        updates, mu, nu, new_nu_max = leafwise(leaf, grads, g32, decay_params, state.mu, state.nu, nu_max, hp_leaf)
+        updates, mu, nu, new_nu_max = leafwise(leaf, grads, g_eff, decay_params, state.mu, state.nu, nu_max, hp_leaf)
         return updates, AdamState(state.count + 1, mu, nu, new_nu_max if amsgrad else None, state.hparams)
 
     return Optimizer(init, update)

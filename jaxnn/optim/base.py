@@ -106,18 +106,24 @@ def require_params(params: PyTree | None, grads: PyTree) -> PyTree:
     return params
 
 
-def gradients_with_decay(grads: PyTree, params: PyTree | None, weight_decay: PyTree, needed: bool) -> PyTree:
-    """``g + weight_decay · p`` in float32 (the textbooks' L2 term added to the gradient).
+def compute_dtype(dtype: Any) -> Any:
+    """The dtype optimizer arithmetic runs in: float32, or float64 for float64 params (never narrower)."""
+    return jnp.promote_types(dtype, jnp.float32)
 
-    ``weight_decay`` is a scalar or a tree prefix of ``grads``. ``needed`` is False only when the decay was
-    known to be zero at construction; then ``params`` may be omitted.
+
+def gradients_with_decay(grads: PyTree, params: PyTree | None, weight_decay: PyTree, required: bool) -> PyTree:
+    """``g + weight_decay · p`` in the compute dtype (the textbooks' L2 term added to the gradient).
+
+    ``weight_decay`` is a scalar or a tree prefix of ``grads``. Whenever ``params`` are passed the term is
+    added, so a decay set later with ``set_hparams`` takes effect; ``params`` may be omitted only when the
+    decay was zero at construction (``required`` False).
     """
-    grads32 = jax.tree.map(lambda g: jnp.asarray(g, jnp.float32), grads)
-    if not needed:
-        return grads32
+    grads = jax.tree.map(lambda g: jnp.asarray(g, compute_dtype(jnp.asarray(g).dtype)), grads)
+    if params is None and not required:
+        return grads
     decay = broadcast_to_tree(weight_decay, grads)
     params = require_params(params, grads)
-    return jax.tree.map(lambda g, p, wd: g + wd * jnp.asarray(p, jnp.float32), grads32, params, decay)
+    return jax.tree.map(lambda g, p, wd: g + wd * jnp.asarray(p, g.dtype), grads, params, decay)
 
 
 def leafwise(fn: Callable[..., tuple[Any, ...]], tree: PyTree, *others: PyTree) -> tuple[PyTree, ...]:

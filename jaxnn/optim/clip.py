@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn.optim.base import Optimizer, PyTree, global_norm
-from jaxnn.optim.hyperparams import HParams
+from jaxnn.optim.hyperparams import HParams, Schedule
 
 
 class ClipState(NamedTuple):
@@ -27,7 +27,11 @@ def clip_by_global_norm(max_norm: Any) -> Optimizer:
 
     Raises:
         ValueError: if ``max_norm <= 0``.
+        TypeError: if ``max_norm`` is a schedule (clipping keeps no step count).
     """
+    if isinstance(max_norm, Schedule):
+        raise TypeError("clip_by_global_norm: max_norm must be a number or array, not a schedule (clipping keeps "
+                        "no step count); change it between chunks with optim.set_hparams instead.")
     spec = HParams(max_norm=max_norm)
 
     def init(params: PyTree) -> ClipState:
@@ -37,7 +41,7 @@ def clip_by_global_norm(max_norm: Any) -> Optimizer:
     def update(grads: PyTree, state: ClipState, params: PyTree | None = None) -> tuple[PyTree, ClipState]:
         del params
         norm = global_norm(grads)
-        max_norm = spec.resolve(state.hparams, jnp.zeros([]))["max_norm"]
+        max_norm = state.hparams["max_norm"]
         scale = jnp.minimum(1.0, max_norm / jnp.maximum(norm, jnp.finfo(jnp.float32).tiny))
         return jax.tree.map(lambda g: (g * scale).astype(g.dtype), grads), state
 

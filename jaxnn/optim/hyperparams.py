@@ -104,6 +104,7 @@ class HParams:
         self.schedules: dict[str, Schedule] = {}
         for name, value in values.items():
             if isinstance(value, Schedule):
+                validate(name, value(0))  # the schedule's own parameters were checked; its value must fit too
                 self.schedules[name] = value
             else:
                 validate(name, value)

@@ -64,15 +64,15 @@ def rmsprop(
     def update(grads: PyTree, state: RmspropState, params: PyTree | None = None) -> tuple[PyTree, RmspropState]:
         check_tree(grads, state.nu, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
 
         def leaf(g0: jax.Array, g: jax.Array, h: jax.Array, hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
             rho = hp["decay"]
-            new_h = rho * h.astype(jnp.float32) + (1.0 - rho) * g * g
+            new_h = rho * h.astype(g.dtype) + (1.0 - rho) * g * g
             u = -hp["lr"] * g / (jnp.sqrt(new_h) + hp["eps"])
             return u.astype(g0.dtype), new_h.astype(h.dtype)
 
-        updates, nu = leafwise(leaf, grads, g32, state.nu, per_leaf(hp, grads))
+        updates, nu = leafwise(leaf, grads, g_eff, state.nu, per_leaf(hp, grads))
         return updates, RmspropState(state.count + 1, nu, state.hparams)
 
     return Optimizer(init, update)

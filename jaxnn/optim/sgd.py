@@ -77,30 +77,38 @@ def sgd(
         if has_velocity:
             check_tree(grads, state.velocity, "grads", "the optimizer state's velocity (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g32 = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
         if not has_velocity:
-            (updates,) = leafwise(lambda g0, g, h: ((-h["lr"] * g).astype(g0.dtype),), grads, g32, per_leaf(hp, grads))
+            (updates,) = leafwise(
+                lambda g0, g, h: ((-h["lr"] * g).astype(g0.dtype),), grads, g_eff, per_leaf(hp, grads)
+            )
             return updates, state._replace(count=state.count + 1)
 
         def leaf(g0: jax.Array, g: jax.Array, v: jax.Array, h: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
-            mu, v32 = h["momentum"], v.astype(jnp.float32)
+            mu, v32 = h["momentum"], v.astype(g.dtype)
             new_v = mu * v32 - h["lr"] * g
             u = -mu * v32 + (1.0 + mu) * new_v if nesterov else new_v
             return u.astype(g0.dtype), new_v.astype(v.dtype)
 
-        updates, velocity = leafwise(leaf, grads, g32, state.velocity, per_leaf(hp, grads))
+        updates, velocity = leafwise(leaf, grads, g_eff, state.velocity, per_leaf(hp, grads))
         return updates, SgdState(state.count + 1, velocity, state.hparams)
 
     return Optimizer(init, update)
 
 
 def momentum(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
-    """Classical momentum: ``v ← μ·v − lr·g``, ``p ← p + v``. Same as ``sgd(lr, momentum=mu)``."""
+    """Classical momentum: ``v ← μ·v − lr·g``, ``p ← p + v``. Same as ``sgd(lr, momentum=mu)``.
+
+    μ is stored in the state as the ``momentum`` hyperparameter, as in :func:`sgd`.
+    """
     validate("mu", mu)
     return sgd(lr, momentum=mu, weight_decay=weight_decay, acc_dtype=acc_dtype)
 
 
 def nesterov(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
-    """Nesterov momentum: ``v' ← μ·v − lr·g``, ``p ← p − μ·v + (1+μ)·v'``. Same as ``sgd(lr, mu, nesterov=True)``."""
+    """Nesterov momentum: ``v' ← μ·v − lr·g``, ``p ← p − μ·v + (1+μ)·v'``. Same as ``sgd(lr, mu, nesterov=True)``.
+
+    μ is stored in the state as the ``momentum`` hyperparameter, as in :func:`sgd`.
+    """
     validate("mu", mu)
     return sgd(lr, momentum=mu, nesterov=True, weight_decay=weight_decay, acc_dtype=acc_dtype)

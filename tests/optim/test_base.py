@@ -1,0 +1,66 @@
+"""The optimizer contract: apply_updates, global_norm and the argument checks of init/update."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import optim
+
+from .reference import OPTIMIZERS, make_params
+
+# Plain SGD keeps no per-leaf state, so it has nothing to check grads against; its momentum form does.
+STATEFUL = {**{k: v for k, v in OPTIMIZERS.items() if k != "sgd"}, "sgd-momentum": lambda: optim.sgd(momentum=0.5)}
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+def test_apply_updates_casts_back_to_the_param_dtype(dtype):
+    params = make_params(dtype)
+    updates = jax.tree.map(lambda p: jnp.full(p.shape, 1e-3, jnp.float32), params)
+    new = optim.apply_updates(params, updates)
+    for p, n in zip(jax.tree.leaves(params), jax.tree.leaves(new)):
+        assert n.dtype == dtype
+        np.testing.assert_array_equal(n, (np.asarray(p, np.float32) + np.float32(1e-3)).astype(dtype))
+
+
+def test_apply_updates_rejects_mismatched_trees():
+    params = make_params()
+    with pytest.raises(ValueError, match="updates do not match params"):
+        optim.apply_updates(params, {"dense": params["dense"]})
+
+
+def test_global_norm_matches_numpy():
+    tree = {"a": jnp.arange(6.0).reshape(2, 3), "b": [jnp.array([-2.0, 0.5], jnp.bfloat16)]}
+    expected = np.sqrt(np.sum(np.arange(6.0) ** 2) + 4 + 0.25)
+    np.testing.assert_allclose(optim.global_norm(tree), expected, rtol=1e-6)
+    assert optim.global_norm(tree).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_update_rejects_grads_of_another_structure(name):
+    params = make_params()
+    opt = STATEFUL[name]()
+    state = opt.init(params)
+    missing_leaf = {"dense": params["dense"]}
+    with pytest.raises(ValueError, match=r"(?s)grads do not match.*grads: \{'dense'.*'conv': \[.*float32\[2, 2, 3\]"):
+        opt.update(missing_leaf, state, params)
+    transposed = {**params, "dense": {**params["dense"], "w": params["dense"]["w"].T}}
+    with pytest.raises(ValueError, match=r"(?s)grads do not match.*float32\[4, 3\].*float32\[3, 4\]"):
+        opt.update(transposed, state, params)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_integer_params_are_a_type_error(name):
+    params = {"w": jnp.ones(3), "steps": jnp.arange(3)}
+    with pytest.raises(TypeError, match=re.escape("params['steps'] has dtype int32")):
+        OPTIMIZERS[name]().init(params)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_weight_decay_needs_params(name):
+    params = make_params()
+    opt = OPTIMIZERS[name](weight_decay=0.1)
+    with pytest.raises(ValueError, match="params is None but this optimizer has weight_decay"):
+        opt.update(params, opt.init(params))

@@ -1,0 +1,65 @@
+"""Schedules against their NumPy formulas, at t = number of updates already applied (0 for the first update)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import optim
+
+from . import reference
+from .reference import assert_trees_close, make_params, run, run_reference
+
+# atol: float32 cos(π·t/T) near t = T leaves ~1e-8 absolute error on 1 + cos.
+T = np.arange(40)
+CASES = [
+    ("constant", (0.3,)),
+    ("step_decay", (0.5, 0.5, 7)),
+    ("step_decay", (0.2, 0.1, 3.5)),  # a non-integer period: lr drops after t = 3.5, 7, ...
+    ("exponential_decay", (0.5, 0.1)),
+    ("inverse_time_decay", (0.5, 0.25)),
+    ("cosine_decay", (0.5, 30)),
+    ("cosine_decay", (0.5, 30, 0.1)),  # held at `final` after total_steps
+]
+
+
+def _reference(name, args):
+    return (lambda t: args[0]) if name == "constant" else getattr(reference, name)(*args)
+
+
+@pytest.mark.parametrize("name, args", CASES)
+def test_schedule_matches_formula(name, args):
+    schedule = getattr(optim, name)(*args)
+    expected = [_reference(name, args)(t) for t in T]
+    np.testing.assert_allclose(schedule(jnp.asarray(T)), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("steps", [1, 5, 2.5])
+def test_warmup_follows_its_docstring(steps):
+    """lr(t) = schedule(0)·(t + 1)/steps for t < steps, then schedule(t − steps)."""
+    schedule = optim.warmup(optim.exponential_decay(0.5, 0.1), steps)
+    expected = [reference.warmup(reference.exponential_decay(0.5, 0.1), steps)(t) for t in T]
+    np.testing.assert_allclose(schedule(jnp.asarray(T)), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_first_update_uses_t0():
+    """With a gradient of 1, plain SGD's k-th update (k from 0) is exactly −lr(k)."""
+    opt = optim.sgd(optim.step_decay(1.0, 0.5, 1))
+    params = jnp.zeros(3)
+    state = opt.init(params)
+    for k in range(4):
+        updates, state = opt.update(jnp.ones(3), state)
+        np.testing.assert_allclose(updates, -(0.5**k))
+
+
+@pytest.mark.parametrize("name, args", CASES[1:])
+def test_adam_with_schedule_matches_reference(name, args):
+    params = make_params()
+    actual, _ = run(optim.adam(getattr(optim, name)(*args), weight_decay=0.1), params)
+    assert_trees_close(actual, run_reference(reference.adam(_reference(name, args), weight_decay=0.1), params))
+
+
+def test_warmed_up_schedule_in_an_optimizer_matches_reference():
+    params = make_params()
+    actual, _ = run(optim.rmsprop(optim.warmup(optim.cosine_decay(0.01, 20, 0.001), 5)), params)
+    lr = reference.warmup(reference.cosine_decay(0.01, 20, 0.001), 5)
+    assert_trees_close(actual, run_reference(reference.rmsprop(lr), params))

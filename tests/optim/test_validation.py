@@ -1,0 +1,100 @@
+"""Constructor arguments out of range raise errors that name the argument and the value; traced values pass."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxnn import optim
+
+from .reference import make_params, run
+
+NAN, INF = float("nan"), float("inf")
+
+OPTIMIZER_CASES = [
+    (optim.sgd, "lr", -0.1),
+    (optim.sgd, "lr", NAN),
+    (optim.sgd, "lr", INF),
+    (optim.sgd, "momentum", 1.0),
+    (optim.sgd, "momentum", -0.1),
+    (optim.sgd, "weight_decay", -0.01),
+    (optim.momentum, "mu", 1.0),
+    (optim.nesterov, "mu", -0.5),
+    (optim.adagrad, "eps", 0.0),
+    (optim.adagrad, "initial_accumulator", -1.0),
+    (optim.adagrad, "weight_decay", NAN),
+    (optim.rmsprop, "decay", 1.0),
+    (optim.rmsprop, "decay", -0.5),
+    (optim.rmsprop, "eps", -1e-8),
+    (optim.adadelta, "rho", 1.0),
+    (optim.adadelta, "rho", NAN),
+    (optim.adadelta, "lr", -1.0),
+    (optim.adam, "b1", 1.0),
+    (optim.adam, "b2", 1.5),
+    (optim.adam, "b1", -0.1),
+    (optim.adam, "eps", 0.0),
+    (optim.amsgrad, "b2", 1.0),
+    (optim.adamw, "weight_decay", -0.01),
+    (optim.clip_by_global_norm, "max_norm", 0.0),
+]
+
+
+@pytest.mark.parametrize("make, name, value", OPTIMIZER_CASES)
+def test_bad_optimizer_argument(make, name, value):
+    with pytest.raises(ValueError, match=rf"\b{name}={re.escape(repr(value))} is not allowed"):
+        make(**{name: value})
+
+
+def test_bad_per_layer_value_is_reported_with_its_tree():
+    lr = {"dense": 0.1, "conv": -0.1}
+    with pytest.raises(ValueError, match=re.escape(f"lr={lr!r} is not allowed")):
+        optim.adam(lr)
+
+
+def test_non_numeric_value_is_a_type_error():
+    with pytest.raises(TypeError, match=r"lr='0\.1' is not allowed"):
+        optim.sgd("0.1")
+
+
+SCHEDULE_CASES = [
+    (lambda: optim.step_decay(0.1, 0.5, every=0), "every=0"),
+    (lambda: optim.step_decay(0.1, 0.5, every=-2), "every=-2"),
+    (lambda: optim.step_decay(0.1, factor=0.0, every=5), "factor=0.0"),
+    (lambda: optim.step_decay(-0.1, 0.5, 5), "lr0=-0.1"),
+    (lambda: optim.exponential_decay(0.1, k=-0.1), "k=-0.1"),
+    (lambda: optim.inverse_time_decay(0.1, k=NAN), "k=nan"),
+    (lambda: optim.cosine_decay(0.1, total_steps=0), "total_steps=0"),
+    (lambda: optim.cosine_decay(0.1, 100, final=-1e-3), "final=-0.001"),
+    (lambda: optim.warmup(optim.constant(0.1), steps=0), "warmup_steps=0"),
+    (lambda: optim.warmup(optim.constant(0.1), steps=-3), "warmup_steps=-3"),
+]
+
+
+@pytest.mark.parametrize("make, message", SCHEDULE_CASES)
+def test_bad_schedule_argument(make, message):
+    with pytest.raises(ValueError, match=rf"\b{re.escape(message)} is not allowed"):
+        make()
+
+
+def test_warmup_needs_a_schedule():
+    with pytest.raises(TypeError, match=r"warmup: schedule must be .* got 0\.1"):
+        optim.warmup(0.1, 10)
+
+
+def test_warmup_twice_is_refused():
+    with pytest.raises(ValueError, match="already warmed up"):
+        optim.warmup(optim.warmup(optim.constant(0.1), 5), 5)
+
+
+@pytest.mark.parametrize("make", [optim.chain, optim.skip_nonfinite])
+def test_composites_need_optimizers(make):
+    with pytest.raises(TypeError, match=r"must be an Optimizer .* got 'adam'"):
+        make("adam")
+
+
+def test_traced_values_are_not_checked():
+    """A sweep may contain values the checks would reject; under vmap they are tracers and pass through."""
+    lrs, ks = jnp.array([-0.1, 0.1]), jnp.array([-0.5, 0.5])
+    jax.vmap(lambda lr: run(optim.adam(lr, b1=lr), make_params(), steps=1))(lrs)
+    jax.vmap(lambda k: run(optim.sgd(optim.exponential_decay(0.1, k)), make_params(), steps=1))(ks)
