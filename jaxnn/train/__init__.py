@@ -11,18 +11,31 @@ Example::
                             eval_data=(x_test, y_test), eval_step=train.make_eval_step(model))
 """
 
-from jaxnn.train.loop import epoch_batches, evaluate, fit, train_epoch
+from jaxnn.train.loop import (
+    check_data,
+    epoch_batches,
+    evaluate,
+    evaluate_batches,
+    fit,
+    scan_epoch,
+    split_batches,
+    train_epoch,
+)
 from jaxnn.train.state import TrainState, create
 from jaxnn.train.steps import make_eval_step, make_train_step, mean_metrics
 
 __all__ = [
     "TrainState",
+    "check_data",
     "create",
     "epoch_batches",
     "evaluate",
+    "evaluate_batches",
     "fit",
     "make_eval_step",
     "make_train_step",
     "mean_metrics",
+    "scan_epoch",
+    "split_batches",
     "train_epoch",
 ]

@@ -41,48 +41,59 @@ def _shuffle_stream(key: jax.Array) -> jax.Array:
 
 
 @functools.cache
-def _scan_epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+def scan_epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    """The compiled epoch of ``train_step``: ``(ts, x, y, batches) -> (ts, metrics stacked per step)``.
+
+    ``batches`` holds one row of example indices per step (:func:`epoch_batches`); the whole epoch is one
+    ``lax.scan``. Cached per ``train_step`` object, so every epoch (and every ``fit`` call) with the same step
+    reuses one compilation. ``train_step`` may be vmapped over configurations (the sweep engine does that).
+    """
+
     def run(ts: TrainState, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[TrainState, dict]:
         return jax.lax.scan(lambda ts, idx: train_step(ts, (x[idx], y[idx])), ts, batches)
 
     return jax.jit(run)
 
 
-@functools.cache
-def _jit_step(train_step: TrainStep) -> TrainStep:
-    return jax.jit(train_step)
+# One jit wrapper per function, so repeated calls with the same step reuse its compilation.
+_jit = functools.cache(jax.jit)
 
 
 @functools.cache
-def _scan_eval(eval_step: EvalStep) -> Callable[..., dict[str, jax.Array]]:
+def _map_eval(eval_step: EvalStep) -> Callable[..., dict[str, jax.Array]]:
     def run(ts: TrainState, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
         return jax.lax.map(lambda batch: eval_step(ts, batch), (x, y))
 
     return jax.jit(run)
 
 
-def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int | None = None) -> dict[str, float]:
-    """Runs ``eval_step`` over ``data = (x, y)`` in batches and returns the example-weighted mean metrics.
+def split_batches(data: Batch, batch_size: int) -> tuple[Batch, Batch]:
+    """``(x, y)`` in order as full batches ``(batches, batch_size, ...)`` plus the remainder ``(rest, ...)``."""
+    x, y = data
+    full = x.shape[0] // batch_size * batch_size
+    as_batches = lambda a: a[:full].reshape(-1, batch_size, *a.shape[1:])  # noqa: E731
+    return (as_batches(x), as_batches(y)), (x[full:], y[full:])
 
-    Full batches run in one compiled ``lax.map``; a last partial batch runs on its own.
-    """
-    x, y = (jnp.asarray(a) for a in data)
-    n = x.shape[0]
-    if n == 0:
+
+def evaluate_batches(ts: TrainState, eval_step: EvalStep, full: Batch, rest: Batch) -> dict[str, jax.Array]:
+    """Example-weighted mean metrics of ``eval_step`` over full batches (one compiled ``lax.map``) and a
+    remainder, as arrays: works for one run and for a vmapped stack of runs (one value per run)."""
+    values = _map_eval(eval_step)(ts, *full)
+    weights = jnp.full(full[0].shape[0], full[0].shape[1], jnp.float32)
+    if rest[0].shape[0]:
+        last = _jit(eval_step)(ts, rest)
+        values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
+        weights = jnp.concatenate([weights, jnp.full(1, rest[0].shape[0], jnp.float32)])
+    return mean_metrics(values, weights)
+
+
+def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int | None = None) -> dict[str, float]:
+    """Runs ``eval_step`` over ``data = (x, y)`` in batches and returns the example-weighted mean metrics."""
+    x, y = check_data(data, "data")
+    if x.shape[0] == 0:
         raise ValueError("evaluate: data has no examples; pass at least one (x, y) pair.")
-    bs = min(batch_size or n, n)
-    full = n // bs
-    parts, weights = [], []
-    stacked = _scan_eval(eval_step)(ts, x[: full * bs].reshape(full, bs, *x.shape[1:]),
-                                    y[: full * bs].reshape(full, bs, *y.shape[1:]))
-    parts.append(stacked)
-    weights.append(jnp.full(full, bs, jnp.float32))
-    if n > full * bs:
-        last = jax.jit(eval_step)(ts, (x[full * bs:], y[full * bs:]))
-        parts.append(jax.tree.map(lambda v: v[None], last))
-        weights.append(jnp.full(1, n - full * bs, jnp.float32))
-    values = jax.tree.map(lambda *vs: jnp.concatenate(vs), *parts)
-    return {name: float(v) for name, v in mean_metrics(values, jnp.concatenate(weights)).items()}
+    full, rest = split_batches((x, y), min(batch_size or x.shape[0], x.shape[0]))
+    return {name: float(v) for name, v in evaluate_batches(ts, eval_step, full, rest).items()}
 
 
 def train_epoch(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: int, epoch: int,
@@ -91,10 +102,10 @@ def train_epoch(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: 
     batch (when ``drop_last`` is False) as one more step. Returns the new state and the epoch's mean metrics."""
     x, y = data
     full, rest = epoch_batches(ts.key, epoch, x.shape[0], batch_size)
-    ts, values = _scan_epoch(train_step)(ts, x, y, full)
+    ts, values = scan_epoch(train_step)(ts, x, y, full)
     weights = jnp.full(full.shape[0], batch_size, jnp.float32)
     if not drop_last and rest.shape[0]:
-        ts, last = _jit_step(train_step)(ts, (x[rest], y[rest]))
+        ts, last = _jit(train_step)(ts, (x[rest], y[rest]))
         values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
         weights = jnp.concatenate([weights, jnp.full(1, rest.shape[0], jnp.float32)])
     return ts, {name: float(v) for name, v in mean_metrics(values, weights).items()}
@@ -150,11 +161,11 @@ def fit(
         ``(ts, history)``; history holds per-epoch lists ``epoch``, ``train_<metric>``, ``eval_<metric>``,
         ``time`` (seconds since the start), and ``best_epoch``/``stopped_epoch`` with ``patience``.
     """
-    x, y = _check_data(data, "data")
+    x, y = check_data(data, "data")
     _check_args(x.shape[0], epochs, batch_size, eval_data, eval_step, patience, checkpoint_dir, resume,
                 resume_hparams)
     if eval_data is not None:
-        eval_data = _check_data(eval_data, "eval_data")
+        eval_data = check_data(eval_data, "eval_data")
     history: dict[str, Any] = {"epoch": [], "time": []}
     best, best_value, wait, done = ts, None, 0, 0
     if resume and (restored := _resume(ts, checkpoint_dir, resume_hparams)) is not None:
@@ -197,7 +208,8 @@ def fit(
     return ts, history
 
 
-def _check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
+def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
+    """``data`` as a pair of device arrays with the same number of examples; clear errors otherwise."""
     try:
         x, y = data
     except (TypeError, ValueError):

@@ -1,0 +1,400 @@
+"""``run``: trains every configuration of a sweep together, one ``jit(vmap(...))`` program per static group.
+
+How a sweep executes:
+
+- **Rows.** Config ``i`` with seed ``s`` is row ``i * seeds + s``; it is initialised from
+  ``config_key(key, i, s)`` alone, so its result does not depend on which chunk or device it lands on, nor on
+  which other configs run.
+- **Groups.** Configs with the same static values (``choice(["sgd", "adam"])``, ``fixed``, static widths)
+  share one :class:`~jaxnn.sweep.program.Program`; traced values are rows of stacked arrays.
+- **Chunks.** A group runs in chunks of a fixed number of rows, the last one padded with copies of its last
+  row, so every chunk reuses the same compiled epoch. The size is ``chunk_size`` or what the memory budget
+  holds (see :mod:`jaxnn.sweep.memory`).
+- **Devices.** Each chunk's rows are sharded over a 1-D mesh of all devices (``NamedSharding(mesh,
+  P("configs"))``); the data is replicated. Chunks are padded to a multiple of the device count.
+- **Epochs.** An epoch is ``jaxnn.train``'s single compiled ``lax.scan`` over minibatch indices, with the
+  vmapped step; by default every row sees the same minibatches (common random numbers).
+- **Divergence.** A row whose loss or params become non-finite freezes at its last finite state and records
+  the step (see :meth:`Program.step_one`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from tqdm.auto import tqdm
+
+from jaxnn import checkpoint, train
+from jaxnn.sweep import memory
+from jaxnn.sweep.program import Program, Row, Static, cached_program
+from jaxnn.sweep.result import SweepResult
+from jaxnn.sweep.space import Configs
+from jaxnn.train.steps import mean_metrics
+
+_COMPILE_EVENTS = frozenset({
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+})
+_compile_seconds = [0.0]
+
+
+def _on_duration(event: str, duration: float, **kwargs: Any) -> None:
+    if event in _COMPILE_EVENTS:
+        _compile_seconds[0] += duration
+
+
+def compile_seconds() -> float:
+    """Seconds this process has spent tracing, lowering and compiling JAX programs (differences time a sweep)."""
+    return _compile_seconds[0]
+
+
+# jax.monitoring has no scoped listener: one process-wide listener adds up compile time; run() reads differences.
+jax.monitoring.register_event_duration_secs_listener(_on_duration)
+
+
+def root_key(key: jax.Array | int) -> jax.Array:
+    """``key``, or ``jax.random.key(key)`` for an int seed."""
+    return jax.random.key(int(key)) if isinstance(key, int | np.integer) else key
+
+
+def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:
+    """The key ``run(..., key=key)`` passes to :func:`jaxnn.train.create` for config ``index``, seed ``seed``.
+
+    With it a single config can be rerun outside the sweep (``train.fit`` with ``shared_order=False`` draws the
+    same minibatches, since both shuffle with the run's own key)."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.split(root_key(key))[1], index), seed)
+
+
+def order_key(key: jax.Array | int) -> jax.Array:
+    """The key whose ``train.epoch_batches`` every config shares when ``shared_order=True``."""
+    return jax.random.split(root_key(key))[0]
+
+
+class Trained(NamedTuple):
+    """What :meth:`Sweep.train` returns for the rows it trained, in the order asked."""
+
+    history: dict[str, np.ndarray]  # name -> (rows, epochs)
+    diverged_at: np.ndarray  # (rows,)
+    states: dict[tuple, tuple[np.ndarray, Row]]  # group -> (row ids, stacked rows), when keep_states
+
+
+class Sweep:
+    """A sweep's fixed setting (configs, data, devices, keys) and the compiled programs of its groups.
+
+    :func:`run` trains every row once; :func:`~jaxnn.sweep.successive_halving` calls :meth:`train` once per
+    rung, continuing the survivors' states.
+    """
+
+    def __init__(self, build: Callable[[dict], Any], configs: Configs | Sequence[dict], data: Any, *,
+                 batch_size: int, seeds: int = 1, key: jax.Array | int = 0, shared_order: bool = True,
+                 chunk_size: int | None = None, memory_budget: int | None = None,
+                 eval_batch_size: int | None = None, devices: Sequence[Any] | None = None, progress: bool = True):
+        configs = configs if isinstance(configs, Configs) else Configs.from_dicts(list(configs))
+        (x, y), (ex, ey) = _splits(data)
+        _check_args(build, configs, x.shape[0], batch_size, seeds, chunk_size, memory_budget, eval_batch_size)
+        self.configs, self.seeds = configs, seeds
+        self.batch_size, self.shared_order, self.progress = batch_size, shared_order, progress
+        self.chunk_size, self.key = chunk_size, root_key(key)
+        self.devices = list(devices or jax.devices())
+        self.mesh = Mesh(np.array(self.devices), ("configs",))
+        self.rows_sharding = NamedSharding(self.mesh, P("configs"))
+        self.replicated = NamedSharding(self.mesh, P())
+        self.budget = memory_budget or memory.default_budget(self.devices[0])
+        ebs = min(eval_batch_size or 4 * batch_size, ex.shape[0])
+        self.train_xy = jax.device_put((x, y), self.replicated)
+        self.eval_full, self.eval_rest = jax.device_put(train.split_batches((ex, ey), ebs), self.replicated)
+        self.data_bytes = memory.nbytes((x, y, ex, ey))
+        self._data = (x, y, ex, ey)
+        self._order = _epoch_order(x.shape[0], batch_size, shared_order)
+        self.traced = [name for name, spec in configs.specs.items() if not spec.static]
+        self.static = [name for name, spec in configs.specs.items() if spec.static]
+        self.groups: dict[tuple, list[int]] = {}
+        for i in range(len(configs)):
+            self.groups.setdefault(self.group_of(i), []).append(i)
+        self.programs = {
+            g: cached_program(build, tuple(configs.names), Static({n: configs[ids[0]][n] for n in self.static}),
+                              tuple(x.shape[1:]), shared_order) for g, ids in self.groups.items()}
+        self._fingerprint: str | None = None
+
+    def group_of(self, config: int) -> tuple:
+        # repr, not the value: static options may be unhashable (arrays, lists).
+        return tuple(repr(self.configs[config][name]) for name in self.static)
+
+    def train(self, rows: np.ndarray, epochs: int, start_epoch: int = 0,
+              start: dict[tuple, tuple[np.ndarray, Row]] | None = None, keep_states: bool = False,
+              checkpoint_dir: str | os.PathLike | None = None) -> Trained:
+        """Trains ``rows`` (row ids) for ``epochs`` epochs numbered from ``start_epoch``.
+
+        Rows start fresh from their keys, or, with ``start`` (the ``states`` of an earlier call), from where that
+        call left them. With ``checkpoint_dir`` every finished chunk is saved there and loaded instead of
+        retrained when the same call is made again.
+        """
+        rows = np.asarray(rows)
+        plan = []  # (group, positions in `rows`, padded row ids of each chunk)
+        for group, configs in self.groups.items():
+            positions = np.flatnonzero(np.isin(rows // self.seeds, configs))
+            if positions.size:
+                size = self._chunk_rows(group, positions.size)
+                for lo in range(0, positions.size, size):
+                    chunk = rows[positions[lo:lo + size]]
+                    plan.append((group, positions[lo:lo + size], np.pad(chunk, (0, size - chunk.size), "edge")))
+        history: dict[str, np.ndarray] = {}
+        diverged_at = np.full(rows.size, -1, np.int64)
+        kept: dict[tuple, list] = {}
+        bar = tqdm(total=len(plan) * epochs, disable=not self.progress or not sys.stderr.isatty(), unit="epoch",
+                   desc="sweep")
+        for index, (group, positions, ids) in enumerate(plan):
+            bar.set_postfix(chunk=f"{index + 1}/{len(plan)}", configs=len(positions))
+            path = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"chunk_{index:05d}.jaxnn")
+            final, chunk_history = self._chunk(group, ids, epochs, start_epoch, start, path, bar)
+            for name, values in chunk_history.items():
+                history.setdefault(name, np.full((rows.size, epochs), np.nan, np.float32))[positions] = \
+                    values[: positions.size]
+            diverged_at[positions] = np.asarray(final.diverged_at)[: positions.size]
+            if keep_states:
+                kept.setdefault(group, []).append((ids[: positions.size],
+                                                   jax.tree.map(lambda a, k=positions.size: a[:k], final)))
+        bar.close()
+        states = {g: (np.concatenate([ids for ids, _ in parts]),
+                      jax.tree.map(lambda *a: jnp.concatenate(a), *[r for _, r in parts]))
+                  for g, parts in kept.items()}
+        return Trained(history, diverged_at, states)
+
+    def _chunk(self, group: tuple, ids: np.ndarray, epochs: int, start_epoch: int, start: dict | None,
+               path: str | None, bar: Any) -> tuple[Row, dict[str, np.ndarray]]:
+        """Trains one chunk of rows ``ids``, or loads it from ``path`` where an identical call saved it."""
+        initial = self._initial(group, ids, start)
+        if path is None:
+            return self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
+        fingerprint = self.fingerprint(ids, epochs, start_epoch)
+        if os.path.exists(path):
+            bar.update(epochs)
+            return self._load(path, group, initial, epochs, fingerprint)
+        final, history = self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        checkpoint.save(path, {"rows": final, "history": history}, {"fingerprint": fingerprint})
+        return final, history
+
+    def _chunk_rows(self, group: tuple, n_rows: int) -> int:
+        """Rows per chunk for ``group``: ``chunk_size`` or what the budget holds, at most the (padded) group."""
+        n_dev = len(self.devices)
+        if self.chunk_size is not None:
+            size = math.ceil(self.chunk_size / n_dev) * n_dev
+        else:
+            size = memory.chunk_rows(self.row_bytes(group), self.budget, self.data_bytes, n_dev)
+        return min(size, math.ceil(n_rows / n_dev) * n_dev)
+
+    def row_bytes(self, group: tuple) -> int:
+        """Estimated device bytes of one row of ``group``, from shapes only (see :func:`memory.row_bytes`)."""
+        program = self.programs[group]
+        hp = {name: jax.ShapeDtypeStruct((), self.configs.specs[name].dtype) for name in self.traced}
+        state = jax.eval_shape(program.init_one, hp, jax.eval_shape(jax.random.key, 0))
+        x, y = self._data[:2]
+        batch = [jax.ShapeDtypeStruct((self.batch_size, *a.shape[1:]), a.dtype) for a in (x, y)]
+        eval_batch = [jax.ShapeDtypeStruct(a.shape[1:], a.dtype) for a in self.eval_full]
+        return memory.row_bytes(state, program.step_one, program.eval_one, batch, eval_batch)
+
+    def _initial(self, group: tuple, ids: np.ndarray, start: dict | None) -> Row:
+        if start is not None:
+            start_ids, start_rows = start[group]
+            where = {int(r): j for j, r in enumerate(start_ids)}
+            picks = np.array([where[int(r)] for r in ids])
+            return jax.device_put(jax.tree.map(lambda a: a[picks], start_rows), self.rows_sharding)
+        configs, seeds = ids // self.seeds, ids % self.seeds
+        hp = {name: np.array([self.configs[c][name] for c in configs], self.configs.specs[name].dtype)
+              for name in self.traced}
+        root = jax.random.split(self.key)[1]
+        keys = jax.vmap(lambda c, s: jax.random.fold_in(jax.random.fold_in(root, c), s))(configs, seeds)
+        hp, keys = jax.device_put((hp, keys), self.rows_sharding)
+        return jax.device_put(self.programs[group].init(hp, keys), self.rows_sharding)
+
+    def _batches(self, rows: Row, epoch: int) -> jax.Array:
+        if self.shared_order:
+            return jax.device_put(self._order(order_key(self.key), epoch), self.replicated)
+        return jax.device_put(self._order(rows.ts.key, epoch), NamedSharding(self.mesh, P(None, "configs")))
+
+    def _run_chunk(self, program: Program, rows: Row, epochs: int, start_epoch: int, bar: Any
+                   ) -> tuple[Row, dict[str, np.ndarray]]:
+        records: dict[str, list[np.ndarray]] = {}
+        for epoch in range(start_epoch, start_epoch + epochs):
+            rows, values = train.scan_epoch(program.step)(rows, *self.train_xy, self._batches(rows, epoch))
+            # A fixed layout between epochs keeps one compiled epoch for the whole sweep.
+            rows = jax.device_put(rows, self.rows_sharding)
+            metrics = {f"train_{k}": v for k, v in mean_metrics(values).items()}
+            metrics |= {f"val_{k}": v for k, v in program.evaluate(rows, self.eval_full, self.eval_rest).items()}
+            for name, value in metrics.items():
+                records.setdefault(name, []).append(np.asarray(value, np.float32))
+            bar.update(1)
+        history = {name: np.stack(values, axis=1) for name, values in records.items()}
+        # Evaluation still runs on a frozen row's last finite state; report it as diverged from then on.
+        dead = np.isnan(history["train_loss"])
+        for name in history:
+            history[name][dead] = np.nan
+        return rows, history
+
+    def _load(self, path: str, group: tuple, initial: Row, epochs: int, fingerprint: str
+              ) -> tuple[Row, dict[str, np.ndarray]]:
+        rows_like = jax.eval_shape(lambda r: r, initial)
+        first = jax.tree.map(lambda a: a[0], self.eval_full)
+        names = [f"{split}_{k}" for split in ("train", "val")
+                 for k in jax.eval_shape(self.programs[group].eval_step, initial, first)]
+        size = initial.diverged_at.shape[0]
+        like = {"rows": rows_like, "history": {n: jax.ShapeDtypeStruct((size, epochs), jnp.float32) for n in names}}
+        advice = "use a fresh checkpoint_dir, or delete the file to retrain that chunk"
+        try:
+            tree, meta = checkpoint.load(path, like)
+        except checkpoint.CheckpointError as error:
+            raise ValueError(f"sweep: cannot resume from {path}: {error}. Written by a different sweep, or damaged: "
+                             f"{advice}.") from error
+        if meta.get("fingerprint") != fingerprint:
+            raise ValueError(f"sweep: {path} was written by a different sweep (other configs, data, seeds, epochs "
+                             f"or chunking): {advice}.")
+        history = {name: np.asarray(v) for name, v in tree["history"].items()}
+        return jax.device_put(tree["rows"], self.rows_sharding), history
+
+    def fingerprint(self, ids: np.ndarray, epochs: int, start_epoch: int) -> str:
+        """A digest of everything a chunk's result depends on, stored with its checkpoint."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for array in self._data:
+                digest.update(np.ascontiguousarray(array).tobytes())
+            digest.update(np.asarray(jax.random.key_data(self.key)).tobytes())
+            digest.update(repr((self.seeds, self.batch_size, self.shared_order)).encode())
+            self._fingerprint = digest.hexdigest()
+        configs = [{k: repr(v) for k, v in self.configs[int(i) // self.seeds].items()} for i in ids]
+        chunk = json.dumps([self._fingerprint, ids.tolist(), configs, epochs, start_epoch])
+        return hashlib.sha256(chunk.encode()).hexdigest()
+
+    def result(self, trained: Trained, epochs: np.ndarray, wall_time: float, compile_time: float) -> SweepResult:
+        """Reshapes row-wise outputs to ``(configs, seeds, ...)``; ``trained`` covers every row in order."""
+        n = len(self.configs)
+        history = {name: h.reshape(n, self.seeds, -1) for name, h in trained.history.items()}
+        return SweepResult(self.configs, history, trained.diverged_at.reshape(n, self.seeds), np.asarray(epochs),
+                           wall_time, compile_time)
+
+
+@functools.lru_cache(maxsize=16)
+def _epoch_order(n: int, batch_size: int, shared: bool) -> Callable[[jax.Array, int], jax.Array]:
+    """Jitted minibatch indices of an epoch, ``(steps, batch)`` from one key, or ``(steps, rows, batch)`` from
+    each row's own key (the layout the vmapped step scans over)."""
+
+    def order(key: jax.Array, epoch: jax.Array) -> jax.Array:
+        return train.epoch_batches(key, epoch, n, batch_size)[0]
+
+    if shared:
+        return jax.jit(order)
+    return jax.jit(lambda keys, epoch: jnp.swapaxes(jax.vmap(order, in_axes=(0, None))(keys, epoch), 0, 1))
+
+
+def run(
+    build: Callable[[dict], Any],
+    configs: Configs | Sequence[dict],
+    data: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    seeds: int = 1,
+    key: jax.Array | int = 0,
+    shared_order: bool = True,
+    chunk_size: int | None = None,
+    memory_budget: int | None = None,
+    eval_batch_size: int | None = None,
+    devices: Sequence[Any] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Trains every configuration (times ``seeds``) together and returns their histories.
+
+    Args:
+        build: ``build(hp) -> Trial`` (or a dict of Trial fields); ``hp`` maps every field to a traced scalar
+            (numeric fields) or its Python value (static fields). See :class:`~jaxnn.sweep.Trial`. Keep it a
+            pure function of ``hp``: like ``jax.jit``, the sweep caches compiled programs per build function and
+            static values, so reruns, coarse-to-fine rounds and halving rungs do not compile again.
+        configs: from :meth:`Space.sample` or :func:`grid`, or a list of dicts (numeric fields traced).
+        data: a ``jaxnn.data`` Dataset (trains on ``train``, evaluates on ``val``, or ``test`` without one) or
+            ``((x_train, y_train), (x_eval, y_eval))``.
+        epochs: epochs per run; each drops the last partial minibatch.
+        batch_size: minibatch size.
+        seeds: runs per config, with init keys ``config_key(key, i, seed)``; results report mean and spread.
+        key: the sweep's root key (or int seed): init keys, dropout keys and the shared minibatch order.
+        shared_order: every run sees the same minibatches (common random numbers: differences between configs
+            are not shuffling noise); False shuffles each run with its own key, as ``train.fit`` would.
+        chunk_size: at most this many runs train at once (rounded up to a multiple of the device count);
+            default: as many as ``memory_budget`` holds.
+        memory_budget: bytes per device for one chunk; default half the device's free memory, 2 GiB on CPU.
+        eval_batch_size: evaluation batch; default ``4 * batch_size``.
+        devices: the devices to shard runs over; default ``jax.devices()``.
+        checkpoint_dir: save every finished chunk there; rerunning the same sweep loads finished chunks instead
+            of training them again (a different sweep in the same folder raises ValueError).
+        progress: a tqdm bar over chunks and epochs (hidden when stderr is not a terminal).
+
+    Returns:
+        A :class:`SweepResult`.
+
+    Raises:
+        ValueError: empty configs, or an out-of-range epochs, batch_size, seeds, chunk_size or budget.
+        TypeError: ``build`` does not return a Trial (raised while tracing, naming what it returned).
+
+    Example::
+
+        result = sweep.run(build, space.sample(key, 100), data, epochs=50, batch_size=100)
+        result.best(5)
+    """
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"sweep.run: epochs={epochs!r} must be an int >= 1.")
+    start, compiled = time.perf_counter(), compile_seconds()
+    sweep = Sweep(build, configs, data, batch_size=batch_size, seeds=seeds, key=key, shared_order=shared_order,
+                  chunk_size=chunk_size, memory_budget=memory_budget, eval_batch_size=eval_batch_size,
+                  devices=devices, progress=progress)
+    trained = sweep.train(np.arange(len(sweep.configs) * seeds), epochs, checkpoint_dir=checkpoint_dir)
+    return sweep.result(trained, np.full(len(sweep.configs), epochs), time.perf_counter() - start,
+                        compile_seconds() - compiled)
+
+
+def _splits(data: Any) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+    if hasattr(data, "train") and hasattr(data, "test"):
+        name = "val" if data.val is not None else "test"
+        return train.check_data(data.train, "data.train"), train.check_data(getattr(data, name), f"data.{name}")
+    try:
+        train_split, eval_split = data
+    except (TypeError, ValueError):
+        raise TypeError(f"sweep: data must be a jaxnn.data Dataset or ((x_train, y_train), (x_eval, y_eval)), "
+                        f"got {type(data).__name__}.") from None
+    return train.check_data(train_split, "data[0]"), train.check_data(eval_split, "data[1]")
+
+
+def _check_args(build: Any, configs: Configs, n: int, batch_size: Any, seeds: Any, chunk_size: Any,
+                memory_budget: Any, eval_batch_size: Any) -> None:
+    if not callable(build):
+        raise TypeError(f"sweep: build must be a function hp -> Trial, got {build!r}.")
+    if not len(configs):
+        raise ValueError("sweep: configs is empty; sample some (space.sample(key, n)) or list them (sweep.grid).")
+    checks = [("batch_size", batch_size, 1 <= _int(batch_size) <= n, f"an int in [1, {n}] (training examples)"),
+              ("seeds", seeds, _int(seeds) >= 1, "an int >= 1"),
+              ("chunk_size", chunk_size, chunk_size is None or _int(chunk_size) >= 1, "None or an int >= 1"),
+              ("memory_budget", memory_budget, memory_budget is None or _int(memory_budget) >= 1,
+               "None or a number of bytes >= 1"),
+              ("eval_batch_size", eval_batch_size, eval_batch_size is None or _int(eval_batch_size) >= 1,
+               "None or an int >= 1")]
+    for name, value, ok, allowed in checks:
+        if not ok:
+            raise ValueError(f"sweep: {name}={value!r} must be {allowed}.")
+
+
+def _int(value: Any) -> float:
+    """``value`` if it is an int (not a bool), else -inf so that every range check fails."""
+    return value if isinstance(value, int | np.integer) and not isinstance(value, bool) else -math.inf

@@ -1,0 +1,161 @@
+"""Searches built on :func:`~jaxnn.sweep.run`: coarse-to-fine random search and successive halving."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxnn.sweep import engine
+from jaxnn.sweep.result import SweepResult, minimised
+from jaxnn.sweep.space import Configs, Space
+
+
+def shrink(space: Space, result: SweepResult, keep: float = 0.2, metric: str = "val_loss") -> Space:
+    """``space`` narrowed to the best ``keep`` fraction of ``result``'s configs (at least one).
+
+    Each numeric range becomes the span (min to max) of the kept configs' values; log-uniform fields stay
+    log-uniform, so the next round samples the new span in log space. A choice keeps the options the kept
+    configs used; a field whose kept values are all equal becomes :func:`~jaxnn.sweep.fixed`.
+
+    Raises:
+        ValueError: ``keep`` outside (0, 1], an unknown metric, or no config that did not diverge.
+    """
+    if not 0 < keep <= 1:
+        raise ValueError(f"shrink: keep={keep!r} must be a fraction in (0, 1].")
+    finite = ~result.diverged & np.isfinite(result.summary(metric)[0])
+    if not finite.any():
+        raise ValueError("shrink: every config diverged; widen the space towards smaller learning rates.")
+    kept = result.best(max(1, math.ceil(keep * finite.sum())), metric)
+    return Space(**{name: spec.narrow([row[name] for row in kept]) for name, spec in space.fields.items()})
+
+
+def warn_edges(space: Space, result: SweepResult, metric: str = "val_loss") -> None:
+    """Warns for every field whose best value sits at the low or high end of its range in ``space``: the
+    optimum may lie outside the range."""
+    best = result.best(1, metric)
+    for name, spec in space.fields.items():
+        side = spec.edge(best[0][name]) if best else None
+        if side:
+            warnings.warn(f"the best {name}={best[0][name]!r} sits at the {side} edge of {spec!r}; the optimum "
+                          f"may lie outside it, widen the range.", stacklevel=3)
+
+
+def coarse_to_fine(space: Space, build: Callable[[dict], Any], data: Any, rounds: int, n: int, keep: float = 0.2,
+                   *, key: jax.Array | int = 0, metric: str = "val_loss", **run_kwargs: Any) -> list[SweepResult]:
+    """Random search in ``rounds`` rounds of ``n`` configs, each round sampling the previous round's best
+    ``keep`` fraction's span (see :func:`shrink`); warns when a round's best value is at the edge of its range.
+
+    Round ``r`` samples with ``fold_in(key, r)`` and trains with ``key`` (so config ``i`` of every round starts
+    from the same init). ``run_kwargs`` go to :func:`~jaxnn.sweep.run` (``epochs`` and ``batch_size`` at
+    least); with ``checkpoint_dir`` each round checkpoints in its subfolder ``round_<r>``.
+
+    Returns:
+        One :class:`SweepResult` per round; ``results[r].configs.specs`` is the space round ``r`` sampled.
+
+    Example::
+
+        results = sweep.coarse_to_fine(space, build, data, rounds=3, n=50, epochs=5, batch_size=100)
+        results[-1].best(1)
+    """
+    for name, value in (("rounds", rounds), ("n", n)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"coarse_to_fine: {name}={value!r} must be an int >= 1.")
+    if not 0 < keep <= 1:
+        raise ValueError(f"coarse_to_fine: keep={keep!r} must be a fraction in (0, 1].")
+    directory = run_kwargs.pop("checkpoint_dir", None)
+    results = []
+    for r in range(rounds):
+        configs = space.sample(jax.random.fold_in(engine.root_key(key), r), n)
+        folder = None if directory is None else os.path.join(directory, f"round_{r}")
+        results.append(engine.run(build, configs, data, key=key, checkpoint_dir=folder, **run_kwargs))
+        warn_edges(space, results[-1], metric)
+        if r + 1 < rounds:
+            space = shrink(space, results[-1], keep, metric)
+    return results
+
+
+def successive_halving(
+    build: Callable[[dict], Any],
+    configs: Configs | Sequence[dict],
+    data: Any,
+    *,
+    batch_size: int,
+    min_epochs: int = 1,
+    eta: int = 3,
+    rungs: int | None = None,
+    metric: str = "val_loss",
+    checkpoint_dir: str | os.PathLike | None = None,
+    **sweep_kwargs: Any,
+) -> SweepResult:
+    """Successive halving: train every config for ``min_epochs``, keep the best ``1/eta``, train the survivors
+    on to ``eta`` times the budget from their current states, and repeat.
+
+    Rung ``r`` ends after ``min_epochs * eta**r`` epochs in all. Survivors continue exactly where they stopped:
+    their states, and the epoch numbering of their minibatch order, carry over, so a survivor's history equals
+    an uninterrupted run's. Every rung trains its configs together, vmapped, like :func:`~jaxnn.sweep.run`.
+
+    Args:
+        build, configs, data, batch_size: as for :func:`~jaxnn.sweep.run`.
+        min_epochs: the first rung's budget.
+        eta: the reduction factor, an int >= 2: each rung keeps ``max(1, n // eta)`` configs.
+        rungs: the number of rungs; default enough to end with one config.
+        metric: what survivors are chosen by (mean over seeds of its value at the end of the rung; configs that
+            diverged never survive).
+        checkpoint_dir: checkpoint each rung's chunks in its subfolder ``rung_<r>`` (see ``run``).
+        sweep_kwargs: ``seeds``, ``key``, ``shared_order``, ``chunk_size``, ... as for ``run``.
+
+    Returns:
+        A :class:`SweepResult` whose ``epochs`` say how far each config got; histories are NaN past that, and
+        :meth:`~SweepResult.best` ranks the configs that trained longest first.
+    """
+    if not (isinstance(eta, int) and eta >= 2):
+        raise ValueError(f"successive_halving: eta={eta!r} must be an int >= 2.")
+    if not (isinstance(min_epochs, int) and min_epochs >= 1):
+        raise ValueError(f"successive_halving: min_epochs={min_epochs!r} must be an int >= 1.")
+    start, compiled = time.perf_counter(), engine.compile_seconds()
+    sweep = engine.Sweep(build, configs, data, batch_size=batch_size, **sweep_kwargs)
+    n, seeds = len(sweep.configs), sweep.seeds
+    if rungs is None:
+        rungs = 1 + int(math.floor(math.log(n) / math.log(eta) + 1e-9))
+    if not (isinstance(rungs, int) and rungs >= 1):
+        raise ValueError(f"successive_halving: rungs={rungs!r} must be None or an int >= 1.")
+    total = min_epochs * eta ** (rungs - 1)
+    history: dict[str, np.ndarray] = {}
+    diverged_at = np.full(n * seeds, -1, np.int64)
+    epochs = np.zeros(n, np.int64)
+    alive, done, states = np.arange(n), 0, None
+    for r in range(rungs):
+        target = min_epochs * eta**r
+        rows = (alive[:, None] * seeds + np.arange(seeds)).ravel()
+        folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"rung_{r}")
+        trained = sweep.train(rows, target - done, done, states, keep_states=r + 1 < rungs, checkpoint_dir=folder)
+        for name, values in trained.history.items():
+            history.setdefault(name, np.full((n * seeds, total), np.nan, np.float32))[rows, done:target] = values
+        diverged_at[rows] = trained.diverged_at
+        epochs[alive], done, states = target, target, trained.states
+        if r + 1 < rungs:
+            alive = _survivors(alive, history, diverged_at, target, seeds, eta, metric)
+            if not alive.size:
+                break
+    return sweep.result(engine.Trained(history, diverged_at, {}), epochs, time.perf_counter() - start,
+                        engine.compile_seconds() - compiled)
+
+
+def _survivors(alive: np.ndarray, history: dict[str, np.ndarray], diverged_at: np.ndarray, epoch: int, seeds: int,
+               eta: int, metric: str) -> np.ndarray:
+    """The best ``max(1, len(alive) // eta)`` of ``alive`` by ``metric`` after ``epoch`` epochs, sorted by index."""
+    if metric not in history:
+        raise ValueError(f"successive_halving: unknown metric {metric!r}; this sweep records {sorted(history)}.")
+    rows = (alive[:, None] * seeds + np.arange(seeds)).ravel()
+    score = history[metric][rows, epoch - 1].reshape(-1, seeds).mean(axis=1)
+    score = score if minimised(metric) else -score
+    ok = ~(diverged_at[rows] >= 0).reshape(-1, seeds).any(axis=1) & np.isfinite(score)
+    ranked = [i for i in np.argsort(score, kind="stable") if ok[i]]
+    return np.sort(alive[ranked[: max(1, len(alive) // eta)]])
