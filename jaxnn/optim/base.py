@@ -34,8 +34,14 @@ class Optimizer(NamedTuple):
 
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
-    """Returns ``params + updates``, each leaf cast back to the dtype of its param."""
+    """Returns ``params + updates``, each leaf cast back to the dtype of its param.
+
+    Raises:
+        ValueError: ``updates`` and ``params`` differ in structure or shapes.
+        TypeError: a param is not floating-point (casting back would silently truncate the update).
+    """
     check_tree(updates, params, "updates", "params")
+    check_float_params(params)
     return jax.tree.map(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 

@@ -12,6 +12,10 @@ How a sweep executes:
   holds (see :mod:`jaxnn.sweep.memory`).
 - **Devices.** Each chunk's rows are sharded over a 1-D mesh of all devices (``NamedSharding(mesh,
   P("configs"))``); the data is replicated. Chunks are padded to a multiple of the device count.
+- **Processes.** After ``jax.distributed.initialize()`` ``jax.devices()`` spans every process, so the same mesh
+  shards rows over all their devices: every process runs this code with the same arguments, puts its own
+  shards of the data and rows on its devices, and gathers the histories; host decisions are agreed on (see
+  :mod:`jaxnn.sweep.multihost`).
 - **Epochs.** An epoch is ``jaxnn.train``'s single compiled ``lax.scan`` over minibatch indices, with the
   vmapped step; by default every row sees the same minibatches (common random numbers).
 - **Divergence.** A row whose loss or params become non-finite freezes at its last finite state and records
@@ -38,7 +42,7 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxnn import checkpoint, train
-from jaxnn.sweep import memory
+from jaxnn.sweep import memory, multihost
 from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
@@ -113,10 +117,12 @@ class Sweep:
         self.mesh = Mesh(np.array(self.devices), ("configs",))
         self.rows_sharding = NamedSharding(self.mesh, P("configs"))
         self.replicated = NamedSharding(self.mesh, P())
-        self.budget = memory_budget or memory.default_budget(self.devices[0])
+        # Every process must cut the same chunks, whatever memory its own devices have free.
+        self.budget = memory_budget or multihost.smallest(
+            memory.default_budget(multihost.local_devices(self.devices)[0]))
         ebs = min(eval_batch_size or 4 * batch_size, ex.shape[0])
-        self.train_xy = jax.device_put((x, y), self.replicated)
-        self.eval_full, self.eval_rest = jax.device_put(train.split_batches((ex, ey), ebs), self.replicated)
+        self.train_xy = multihost.put((x, y), self.replicated)
+        self.eval_full, self.eval_rest = multihost.put(train.split_batches((ex, ey), ebs), self.replicated)
         self.data_bytes = memory.nbytes((x, y, ex, ey))
         self._data = (x, y, ex, ey)
         self._order = _epoch_order(x.shape[0], batch_size, shared_order)
@@ -155,8 +161,8 @@ class Sweep:
         history: dict[str, np.ndarray] = {}
         diverged_at = np.full(rows.size, -1, np.int64)
         kept: dict[tuple, list] = {}
-        bar = tqdm(total=len(plan) * epochs, disable=not self.progress or not sys.stderr.isatty(), unit="epoch",
-                   desc="sweep")
+        shown = self.progress and sys.stderr.isatty() and multihost.is_main()
+        bar = tqdm(total=len(plan) * epochs, disable=not shown, unit="epoch", desc="sweep")
         for index, (group, positions, ids) in enumerate(plan):
             bar.set_postfix(chunk=f"{index + 1}/{len(plan)}", configs=len(positions))
             path = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"chunk_{index:05d}.jaxnn")
@@ -164,7 +170,7 @@ class Sweep:
             for name, values in chunk_history.items():
                 history.setdefault(name, np.full((rows.size, epochs), np.nan, np.float32))[positions] = \
                     values[: positions.size]
-            diverged_at[positions] = np.asarray(final.diverged_at)[: positions.size]
+            diverged_at[positions] = np.asarray(multihost.gather(final.diverged_at))[: positions.size]
             if keep_states:
                 kept.setdefault(group, []).append((ids[: positions.size],
                                                    jax.tree.map(lambda a, k=positions.size: a[:k], final)))
@@ -181,12 +187,15 @@ class Sweep:
         if path is None:
             return self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
         fingerprint = self.fingerprint(ids, epochs, start_epoch)
-        if os.path.exists(path):
+        # With several processes the folder must be shared; process 0 decides and writes, all of them read.
+        if multihost.agree(os.path.exists(path)):
             bar.update(epochs)
             return self._load(path, group, initial, epochs, fingerprint)
         final, history = self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        checkpoint.save(path, {"rows": final, "history": history}, {"fingerprint": fingerprint})
+        rows = multihost.gather(final)
+        if multihost.is_main():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            checkpoint.save(path, {"rows": rows, "history": history}, {"fingerprint": fingerprint})
         return final, history
 
     def _chunk_rows(self, group: tuple, n_rows: int) -> int:
@@ -213,33 +222,35 @@ class Sweep:
             start_ids, start_rows = start[group]
             where = {int(r): j for j, r in enumerate(start_ids)}
             picks = np.array([where[int(r)] for r in ids])
-            return jax.device_put(jax.tree.map(lambda a: a[picks], start_rows), self.rows_sharding)
+            return multihost.reshard(jax.tree.map(lambda a: a[picks], start_rows), self.rows_sharding)
         configs, seeds = ids // self.seeds, ids % self.seeds
         hp = {name: np.array([self.configs[c][name] for c in configs], self.configs.specs[name].dtype)
               for name in self.traced}
         root = jax.random.split(self.key)[1]
         keys = jax.vmap(lambda c, s: jax.random.fold_in(jax.random.fold_in(root, c), s))(configs, seeds)
-        hp, keys = jax.device_put((hp, keys), self.rows_sharding)
-        return jax.device_put(self.programs[group].init(hp, keys), self.rows_sharding)
+        hp, keys = multihost.put((hp, keys), self.rows_sharding)
+        return multihost.reshard(self.programs[group].init(hp, keys), self.rows_sharding)
 
     def _batches(self, rows: Row, epoch: int) -> jax.Array:
         if self.shared_order:
-            return jax.device_put(self._order(order_key(self.key), epoch), self.replicated)
-        return jax.device_put(self._order(rows.ts.key, epoch), NamedSharding(self.mesh, P(None, "configs")))
+            return multihost.put(self._order(order_key(self.key), epoch), self.replicated)
+        return multihost.reshard(self._order(rows.ts.key, epoch), NamedSharding(self.mesh, P(None, "configs")))
 
     def _run_chunk(self, program: Program, rows: Row, epochs: int, start_epoch: int, bar: Any
                    ) -> tuple[Row, dict[str, np.ndarray]]:
-        records: dict[str, list[np.ndarray]] = {}
+        records: dict[str, list[jax.Array]] = {}
         for epoch in range(start_epoch, start_epoch + epochs):
             rows, values = train.scan_epoch(program.step)(rows, *self.train_xy, self._batches(rows, epoch))
             # A fixed layout between epochs keeps one compiled epoch for the whole sweep.
-            rows = jax.device_put(rows, self.rows_sharding)
+            rows = multihost.reshard(rows, self.rows_sharding)
             metrics = {f"train_{k}": v for k, v in mean_metrics(values).items()}
             metrics |= {f"val_{k}": v for k, v in program.evaluate(rows, self.eval_full, self.eval_rest).items()}
             for name, value in metrics.items():
-                records.setdefault(name, []).append(np.asarray(value, np.float32))
+                records.setdefault(name, []).append(value)
             bar.update(1)
-        history = {name: np.stack(values, axis=1) for name, values in records.items()}
+        # One gather per metric and chunk: the rows live on every process's devices.
+        history = {name: np.array(multihost.gather(jnp.stack(values, axis=1)), np.float32)
+                   for name, values in records.items()}
         # Evaluation still runs on a frozen row's last finite state; report it as diverged from then on.
         dead = np.isnan(history["train_loss"])
         for name in history:
@@ -264,7 +275,7 @@ class Sweep:
             raise ValueError(f"sweep: {path} was written by a different sweep (other configs, data, seeds, epochs "
                              f"or chunking): {advice}.")
         history = {name: np.asarray(v) for name, v in tree["history"].items()}
-        return jax.device_put(tree["rows"], self.rows_sharding), history
+        return multihost.put(tree["rows"], self.rows_sharding), history
 
     def fingerprint(self, ids: np.ndarray, epochs: int, start_epoch: int) -> str:
         """A digest of everything a chunk's result depends on, stored with its checkpoint."""
@@ -316,7 +327,8 @@ def run(
     devices: Sequence[Any] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = True,
-) -> SweepResult:
+    all_processes: bool = True,
+) -> SweepResult | None:
     """Trains every configuration (times ``seeds``) together and returns their histories.
 
     Args:
@@ -337,13 +349,18 @@ def run(
             default: as many as ``memory_budget`` holds.
         memory_budget: bytes per device for one chunk; default half the device's free memory, 2 GiB on CPU.
         eval_batch_size: evaluation batch; default ``4 * batch_size``.
-        devices: the devices to shard runs over; default ``jax.devices()``.
+        devices: the devices to shard runs over; default ``jax.devices()``, which after
+            ``jax.distributed.initialize()`` holds every process's devices (see ``docs/distributed.md``).
         checkpoint_dir: save every finished chunk there; rerunning the same sweep loads finished chunks instead
             of training them again (a different sweep in the same folder raises ValueError).
-        progress: a tqdm bar over chunks and epochs (hidden when stderr is not a terminal).
+        progress: a tqdm bar over chunks and epochs (hidden when stderr is not a terminal, and on every process
+            but process 0).
+        all_processes: with several processes, every one returns the result (default); False returns it on
+            process 0 only and None on the others, e.g. so that one process alone saves tables and plots.
+            Either way every process trains its share and takes part in gathering the histories.
 
     Returns:
-        A :class:`SweepResult`.
+        A :class:`SweepResult` (None on processes other than 0 when ``all_processes`` is False).
 
     Raises:
         ValueError: empty configs, or an out-of-range epochs, batch_size, seeds, chunk_size or budget.
@@ -361,6 +378,8 @@ def run(
                   chunk_size=chunk_size, memory_budget=memory_budget, eval_batch_size=eval_batch_size,
                   devices=devices, progress=progress)
     trained = sweep.train(np.arange(len(sweep.configs) * seeds), epochs, checkpoint_dir=checkpoint_dir)
+    if not (all_processes or multihost.is_main()):
+        return None
     return sweep.result(trained, np.full(len(sweep.configs), epochs), time.perf_counter() - start,
                         compile_seconds() - compiled)
 

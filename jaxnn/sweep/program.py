@@ -28,6 +28,15 @@ class Row(NamedTuple):
     diverged_at: jax.Array
 
 
+class Hyperparameters(dict):
+    """The ``hp`` dict passed to ``build``: a missing name raises a KeyError listing the sweep's fields."""
+
+    def __missing__(self, name: Any) -> Any:
+        # A bare KeyError('learnin_rate') raised deep in tracing does not say that the field is not in the sweep.
+        raise KeyError(f"build(hp) read hp[{name!r}], which is not a field of this sweep; its fields are "
+                       f"{sorted(self)}. Add it to the Space/grid or use hp.get({name!r}, default).")
+
+
 class Program:
     """The compiled pieces for one static group; built once and reused by every chunk, so chunks share one
     compilation per function.
@@ -50,7 +59,8 @@ class Program:
 
     def trial(self, hp: Mapping[str, jax.Array]) -> Trial:
         """``build`` called on one row's traced values and the group's static ones, checked."""
-        return as_trial(self.build({name: hp[name] if name in hp else self.static[name] for name in self.names}))
+        return as_trial(self.build(Hyperparameters(
+            {name: hp[name] if name in hp else self.static[name] for name in self.names})))
 
     def init_one(self, hp: dict[str, jax.Array], key: jax.Array) -> Row:
         t = self.trial(hp)

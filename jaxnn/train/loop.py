@@ -1,4 +1,10 @@
-"""The compiled training loop: each epoch is one ``lax.scan`` on device; the host only runs between epochs."""
+"""The compiled training loop: each epoch is one ``lax.scan`` on device; the host only runs between epochs.
+
+With ``fit(..., devices=...)`` the loop is data parallel: the state and the data are replicated on a 1-D mesh
+and each minibatch's index row is sharded over it, so every device gathers and trains on its slice of the batch
+and XLA all-reduces the gradients (the batch mean spans the mesh). After ``jax.distributed.initialize()``,
+``jax.devices()`` spans every process and the same code runs on all of them.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,19 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxnn import checkpoint
 from jaxnn.optim import hparams, set_hparams
+from jaxnn.sweep import multihost
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch, mean_metrics
 
@@ -40,6 +49,13 @@ def _shuffle_stream(key: jax.Array) -> jax.Array:
     return jax.random.split(key)[1]
 
 
+def _epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    def run(ts: TrainState, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[TrainState, dict]:
+        return jax.lax.scan(lambda ts, idx: train_step(ts, (x[idx], y[idx])), ts, batches)
+
+    return run
+
+
 @functools.cache
 def scan_epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
     """The compiled epoch of ``train_step``: ``(ts, x, y, batches) -> (ts, metrics stacked per step)``.
@@ -48,11 +64,21 @@ def scan_epoch(train_step: TrainStep) -> Callable[..., tuple[TrainState, dict[st
     ``lax.scan``. Cached per ``train_step`` object, so every epoch (and every ``fit`` call) with the same step
     reuses one compilation. ``train_step`` may be vmapped over configurations (the sweep engine does that).
     """
+    return jax.jit(_epoch(train_step))
 
-    def run(ts: TrainState, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[TrainState, dict]:
-        return jax.lax.scan(lambda ts, idx: train_step(ts, (x[idx], y[idx])), ts, batches)
 
-    return jax.jit(run)
+@functools.cache
+def _sharded_epoch(train_step: TrainStep, mesh: Mesh) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    """:func:`scan_epoch` over ``mesh``: state, data and metrics replicated, each minibatch sharded over devices."""
+    replicated, batches = NamedSharding(mesh, P()), NamedSharding(mesh, P(None, "batch"))
+    return jax.jit(_epoch(train_step), in_shardings=(replicated, replicated, replicated, batches),
+                   out_shardings=replicated)
+
+
+@functools.cache
+def _replicated_step(train_step: TrainStep, mesh: Mesh) -> TrainStep:
+    """``train_step`` for a remainder batch, which need not split evenly: computed whole on every device."""
+    return jax.jit(train_step, out_shardings=NamedSharding(mesh, P()))
 
 
 # One jit wrapper per function, so repeated calls with the same step reuse its compilation.
@@ -97,15 +123,22 @@ def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int |
 
 
 def train_epoch(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: int, epoch: int,
-                drop_last: bool = True) -> tuple[TrainState, dict[str, float]]:
+                drop_last: bool = True, mesh: Mesh | None = None) -> tuple[TrainState, dict[str, float]]:
     """One epoch: a fresh permutation, every full minibatch in one compiled ``lax.scan``, and the remainder
-    batch (when ``drop_last`` is False) as one more step. Returns the new state and the epoch's mean metrics."""
+    batch (when ``drop_last`` is False) as one more step. Returns the new state and the epoch's mean metrics.
+
+    With ``mesh`` (a 1-D mesh with axis ``"batch"``), ``ts`` and ``data`` must be replicated on it; every
+    minibatch is then split over its devices (see :func:`fit`'s ``devices``)."""
     x, y = data
     full, rest = epoch_batches(ts.key, epoch, x.shape[0], batch_size)
-    ts, values = scan_epoch(train_step)(ts, x, y, full)
+    if mesh is None:
+        ts, values = scan_epoch(train_step)(ts, x, y, full)
+    else:
+        full = multihost.reshard(full, NamedSharding(mesh, P(None, "batch")))
+        ts, values = _sharded_epoch(train_step, mesh)(ts, x, y, full)
     weights = jnp.full(full.shape[0], batch_size, jnp.float32)
     if not drop_last and rest.shape[0]:
-        ts, last = _jit(train_step)(ts, (x[rest], y[rest]))
+        ts, last = (_jit(train_step) if mesh is None else _replicated_step(train_step, mesh))(ts, (x[rest], y[rest]))
         values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
         weights = jnp.concatenate([weights, jnp.full(1, rest.shape[0], jnp.float32)])
     return ts, {name: float(v) for name, v in mean_metrics(values, weights).items()}
@@ -130,6 +163,7 @@ def fit(
     checkpoint_every: int = 1,
     resume: bool = False,
     resume_hparams: str = "error",
+    devices: Sequence[Any] | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Trains for ``epochs`` epochs of shuffled minibatches; returns the final state and the history.
 
@@ -156,6 +190,12 @@ def fit(
             identical to an uninterrupted run: shuffles derive from (key, epoch), dropout from (key, step).
         resume_hparams: what to do when the checkpoint's hyperparameters differ from ``ts``'s: ``"error"``
             (default), ``"checkpoint"`` (keep the checkpoint's) or ``"current"`` (apply ``ts``'s values).
+        devices: train data parallel over these devices (e.g. ``jax.devices()``, every process's after
+            ``jax.distributed.initialize()``): ``ts`` and ``data`` are replicated and every minibatch is split
+            evenly over the devices, so ``batch_size`` must be a multiple of their number. The result equals the
+            single-device run up to float reassociation of the gradient sums. With several processes, every
+            process calls ``fit`` with the same arguments, and only process 0 writes checkpoints (the folder
+            must be shared to resume). Evaluation runs replicated. Default None: the default device.
 
     Returns:
         ``(ts, history)``; history holds per-epoch lists ``epoch``, ``train_<metric>``, ``eval_<metric>``,
@@ -163,22 +203,27 @@ def fit(
     """
     x, y = check_data(data, "data")
     _check_args(x.shape[0], epochs, batch_size, eval_data, eval_step, patience, checkpoint_dir, resume,
-                resume_hparams)
+                resume_hparams, devices)
     if eval_data is not None:
         eval_data = check_data(eval_data, "eval_data")
     history: dict[str, Any] = {"epoch": [], "time": []}
     best, best_value, wait, done = ts, None, 0, 0
     if resume and (restored := _resume(ts, checkpoint_dir, resume_hparams)) is not None:
         ts, best, history, best_value, wait, done = restored
+    mesh = None
+    if devices is not None:
+        mesh = Mesh(np.array(list(devices)), ("batch",))
+        ts, best, x, y = multihost.put((ts, best, x, y), NamedSharding(mesh, P()))
     n = x.shape[0]
     steps_per_epoch = n // batch_size + (0 if drop_last or n % batch_size == 0 else 1)
     first_epoch = int(ts.step) // steps_per_epoch - done
     maximise = "loss" not in monitor
     start = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
-    bar = tqdm(total=epochs, initial=done, disable=not progress or not sys.stderr.isatty(), unit="epoch")
+    shown = progress and sys.stderr.isatty() and multihost.is_main()
+    bar = tqdm(total=epochs, initial=done, disable=not shown, unit="epoch")
     stopped = False
     for i in range(done, epochs):
-        ts, record = train_epoch(ts, train_step, (x, y), batch_size, first_epoch + i, drop_last)
+        ts, record = train_epoch(ts, train_step, (x, y), batch_size, first_epoch + i, drop_last, mesh)
         record = {f"train_{k}": v for k, v in record.items()}
         if eval_data is not None:
             record.update({f"eval_{k}": v for k, v in evaluate(ts, eval_step, eval_data, batch_size * 4).items()})
@@ -196,9 +241,12 @@ def fit(
         if callback is not None:
             callback(i + 1, record)
         if checkpoint_dir is not None and ((i + 1) % checkpoint_every == 0 or i + 1 == epochs or stopped):
-            checkpoint.save_step(checkpoint_dir, i + 1, {"ts": ts, "best": best},
-                                 {"epoch": i + 1, "history": history, "best_value": best_value, "wait": wait,
-                                  "hparams": _hparams_json(ts)})
+            if multihost.is_main():
+                checkpoint.save_step(checkpoint_dir, i + 1, {"ts": ts, "best": best},
+                                     {"epoch": i + 1, "history": history, "best_value": best_value, "wait": wait,
+                                      "hparams": _hparams_json(ts)})
+            # A resume must find the same newest checkpoint on every process, or they would run different epochs.
+            multihost.barrier("jaxnn.train.fit checkpoint")
         if stopped:
             history["stopped_epoch"] = i + 1
             break
@@ -224,7 +272,7 @@ def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
 
 
 def _check_args(n: int, epochs: int, batch_size: int, eval_data: Any, eval_step: Any, patience: Any,
-                checkpoint_dir: Any, resume: bool, resume_hparams: str) -> None:
+                checkpoint_dir: Any, resume: bool, resume_hparams: str, devices: Sequence[Any] | None) -> None:
     if not (isinstance(batch_size, int | np.integer) and 1 <= batch_size <= n):
         raise ValueError(f"fit: batch_size={batch_size!r} is not allowed: it must be an int in [1, {n}] "
                          f"(the number of training examples).")
@@ -236,6 +284,9 @@ def _check_args(n: int, epochs: int, batch_size: int, eval_data: Any, eval_step:
         raise ValueError(f"fit: patience={patience!r} is not allowed: it must be None or an int >= 1.")
     if resume and checkpoint_dir is None:
         raise ValueError("fit: resume=True needs checkpoint_dir, the folder the interrupted run wrote to.")
+    if devices is not None and not (len(devices) >= 1 and batch_size % len(devices) == 0):
+        raise ValueError(f"fit: devices has {len(devices)} devices, which do not split batch_size={batch_size} "
+                         f"evenly: pass a batch_size that is a multiple of the device count (or devices=None).")
     if resume_hparams not in ("error", "checkpoint", "current"):
         raise ValueError(f"fit: resume_hparams={resume_hparams!r} is not allowed: use 'error', 'checkpoint' or "
                          f"'current'.")
