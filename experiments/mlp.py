@@ -20,8 +20,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from jaxnn import data, losses, nn, optim, train
-from jaxnn.train.loop import EvalStep
-from jaxnn.train.steps import Batch
 
 DATA_OPTIONS: dict[str, dict[str, Any]] = {
     "dataset": {"choices": ["mnist1d", "mnist", "fashion_mnist"], "default": "mnist1d",
@@ -104,11 +102,11 @@ def loss_curves(setups: Mapping[str, tuple[nn.Layer, optim.Optimizer]], x: np.nd
 def train_together(
     make: Callable[[jax.Array], tuple[nn.Layer, optim.Optimizer, Any]],
     values: Any,
-    train_data: Batch,
+    train_data: train.Batch,
     epochs: int,
     batch_size: int,
     key: jax.Array,
-    evals: Mapping[str, tuple[Callable[[nn.Layer], EvalStep], Batch, int]],
+    evals: Mapping[str, tuple[Callable[[nn.Layer], train.EvalStep], train.Batch, int]],
 ) -> dict[str, np.ndarray]:
     """Trains one run per value in ``values`` together (one vmapped program) and evaluates them every epoch.
 
@@ -134,15 +132,15 @@ def train_together(
         model, opt, _ = make(value)
         return train.create(model, opt, key, x.shape[1:])
 
-    def step(ts: train.TrainState, batch: Batch) -> tuple[train.TrainState, dict[str, jax.Array]]:
+    def step(ts: train.TrainState, batch: train.Batch) -> tuple[train.TrainState, dict[str, jax.Array]]:
         def one(ts: train.TrainState, value: jax.Array) -> tuple[train.TrainState, dict[str, jax.Array]]:
             model, opt, l2 = make(value)
             return train.make_train_step(model, opt, l2=l2)(ts, batch)
 
         return jax.vmap(one)(ts, values)
 
-    def vmapped_eval(make_eval: Callable[[nn.Layer], EvalStep]) -> EvalStep:
-        def eval_step(ts: train.TrainState, batch: Batch) -> dict[str, jax.Array]:
+    def vmapped_eval(make_eval: Callable[[nn.Layer], train.EvalStep]) -> train.EvalStep:
+        def eval_step(ts: train.TrainState, batch: train.Batch) -> dict[str, jax.Array]:
             return jax.vmap(lambda ts, value: make_eval(make(value)[0])(ts, batch))(ts, values)
 
         return eval_step
@@ -160,11 +158,11 @@ def train_together(
     return {name: np.stack(columns, axis=1) for name, columns in history.items()}
 
 
-def make_batch_stats_eval(model: nn.Layer) -> EvalStep:
+def make_batch_stats_eval(model: nn.Layer) -> train.EvalStep:
     """Like ``train.make_eval_step`` but BN normalises with the statistics of the batch being evaluated, as in
     training (the model must have no dropout: no key is passed)."""
 
-    def eval_step(ts: train.TrainState, batch: Batch) -> dict[str, jax.Array]:
+    def eval_step(ts: train.TrainState, batch: train.Batch) -> dict[str, jax.Array]:
         x, y = batch
         outputs, _ = model.apply(ts.params, ts.model_state, x, train=True)
         return {"loss": losses.softmax_cross_entropy(outputs, y), "accuracy": losses.accuracy(outputs, y)}

@@ -15,7 +15,7 @@ How a sweep executes:
 - **Processes.** After ``jax.distributed.initialize()`` ``jax.devices()`` spans every process, so the same mesh
   shards rows over all their devices: every process runs this code with the same arguments, puts its own
   shards of the data and rows on its devices, and gathers the histories; host decisions are agreed on (see
-  :mod:`jaxnn.sweep.multihost`).
+  :mod:`jaxnn.multihost`).
 - **Epochs.** An epoch is ``jaxnn.train``'s single compiled ``lax.scan`` over minibatch indices, with the
   vmapped step; by default every row sees the same minibatches (common random numbers).
 - **Divergence.** A row whose loss or params become non-finite freezes at its last finite state and records
@@ -41,8 +41,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from jaxnn import checkpoint, train
-from jaxnn.sweep import memory, multihost
+from jaxnn import checkpoint, multihost, train
+from jaxnn.sweep import memory
 from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs

@@ -12,6 +12,8 @@ Example::
 """
 
 from jaxnn.train.loop import (
+    EvalStep,
+    TrainStep,
     check_data,
     epoch_batches,
     evaluate,
@@ -22,10 +24,13 @@ from jaxnn.train.loop import (
     train_epoch,
 )
 from jaxnn.train.state import TrainState, create
-from jaxnn.train.steps import make_eval_step, make_train_step, mean_metrics
+from jaxnn.train.steps import Batch, make_eval_step, make_train_step, mean_metrics
 
 __all__ = [
+    "Batch",
+    "EvalStep",
     "TrainState",
+    "TrainStep",
     "check_data",
     "create",
     "epoch_batches",

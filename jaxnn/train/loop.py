@@ -22,9 +22,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from jaxnn import checkpoint
+from jaxnn import checkpoint, multihost
 from jaxnn.optim import hparams, set_hparams
-from jaxnn.sweep import multihost
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch, mean_metrics
 
@@ -326,7 +325,14 @@ def _resume(ts: TrainState, directory: Any, resume_hparams: str) -> tuple | None
     path = checkpoint.latest(directory)
     if path is None:
         return None
-    tree, meta = checkpoint.load(path, like={"ts": ts, "best": ts})
+    try:
+        tree, meta = checkpoint.load(path, like={"ts": ts, "best": ts})
+    except checkpoint.CheckpointError as error:
+        raise checkpoint.CheckpointError(
+            f"fit(resume=True): cannot resume from {path}: {error}\nIf checkpoint_dir={str(directory)!r} holds a run "
+            f"of another model or optimizer, pass a fresh checkpoint_dir; if the newest file is damaged, delete it "
+            f"to resume from the previous checkpoint."
+        ) from error
     loaded, best = tree["ts"], tree["best"]
     current, stored = _flat_hparams(ts), _flat_hparams(loaded)
     changed = [name for name in current if not np.array_equal(current[name], stored[name])]

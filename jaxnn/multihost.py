@@ -1,6 +1,6 @@
-"""What a sweep needs to run under JAX's multi-process runtime (``jax.distributed.initialize``).
+"""What sweeps and data-parallel ``fit`` need to run under JAX's multi-process runtime (``jax.distributed.initialize``).
 
-Every process runs the same program over one global mesh. The engine's host-side decisions (chunk sizes,
+Every process runs the same program over one global mesh. Host-side decisions (chunk sizes,
 whether to load a checkpoint, which configs survive a rung) must therefore agree on every process, or the
 processes issue different collectives and hang; results live sharded over all processes' devices and are
 gathered before NumPy sees them. With one process every function here is a cheap no-op.
