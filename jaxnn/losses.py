@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.nn.layer import check_range
+from jaxnn.validation import check_range
 
 WEIGHT_KEYS = frozenset({"w"})
 """Dict keys that :func:`l2_penalty` treats as weights: every jaxnn layer stores its matrix or kernel under

@@ -99,7 +99,7 @@ def test_l2_penalty_of_no_weights_is_zero_and_lam_may_be_traced():
     np.testing.assert_allclose(
         jax.vmap(losses.l2_penalty, (None, 0))(params, jnp.array([0.0, 1.0, 2.0])), [0, 2.5, 5]
     )
-    with pytest.raises(ValueError, match="lam must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match="lam=-1 is not allowed: lam must be a number >= 0"):
         losses.l2_penalty(params, -1)
 
 

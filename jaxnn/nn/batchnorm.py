@@ -7,7 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.nn.layer import Layer, Params, Shape, State, check_range, feature_size, shape_error
+from jaxnn.nn.layer import Layer, Params, Shape, State, feature_size, shape_error
+from jaxnn.validation import check_range
 
 
 def BatchNorm(momentum: Any = 0.9, eps: Any = 1e-5, axis: int = -1) -> Layer:

@@ -7,7 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.nn.layer import Layer, Params, State, check_range, no_params
+from jaxnn.nn.layer import Layer, Params, State, no_params
+from jaxnn.validation import check_range
 
 
 def Dropout(rate: Any) -> Layer:

@@ -32,7 +32,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.nn.layer import check_range
+from jaxnn.validation import check_range
 
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype=None) -> array``."""

@@ -110,20 +110,6 @@ def feature_size(layer: str, input_shape: Sequence[int], axis: int = -1) -> int:
     return batched[axis]
 
 
-def check_range(name: str, value: Any, ok: Callable[[np.ndarray], Any], allowed: str) -> None:
-    """Raises ValueError naming ``name``, ``value`` and ``allowed`` when a concrete ``value`` fails ``ok``.
-
-    Traced values pass unchecked, so a sweep can ``vmap`` over the hyperparameter.
-    """
-    if isinstance(value, jax.core.Tracer):
-        return
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"{name} must be {allowed}, got {value!r}.")
-    if not np.all(ok(array)):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}.")
-
-
 def positive_ints(name: str, value: Any, n: int | None = None) -> tuple[int, ...]:
     """``value`` (an int, repeated ``n`` times, or a sequence of ``n`` ints) as a tuple of positive ints."""
     if _is_int(value):

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn.optim.base import broadcast_to_tree
+from jaxnn.validation import check_range
 
 PyTree = Any
 
@@ -54,19 +55,12 @@ RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
 
 
 def validate(name: str, value: Any) -> None:
-    """Raises ``ValueError`` naming ``name``, ``value`` and the allowed range when a concrete value is out of range.
+    """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`.
 
-    Traced values (inside ``jit``/``vmap``) cannot be inspected and pass unchecked.
+    Raises:
+        ValueError: naming ``name``, ``value`` and the allowed range. Traced values pass unchecked.
     """
-    check, allowed = RULES[name.rsplit(".", 1)[-1]]
-    for leaf in jax.tree.leaves(value):
-        if isinstance(leaf, jax.core.Tracer):
-            continue
-        array = np.asarray(leaf)
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-            raise TypeError(f"{name}={value!r} is not allowed: {name} must be {allowed}, got dtype {array.dtype}.")
-        if not np.all(np.isfinite(array) & check(array.astype(np.float64))):
-            raise ValueError(f"{name}={value!r} is not allowed: {name} must be {allowed}.")
+    check_range(name, value, *RULES[name.rsplit(".", 1)[-1]])
 
 
 class Schedule:

@@ -182,9 +182,9 @@ def test_wrong_feature_size_names_layer_and_shapes():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"momentum": 1.5}, ValueError, r"momentum must be a number in \[0, 1\], got 1.5"),
-        ({"momentum": -0.1}, ValueError, "momentum must be .*got -0.1"),
-        ({"eps": 0.0}, ValueError, "eps must be a number > 0, got 0.0"),
+        ({"momentum": 1.5}, ValueError, r"momentum=1.5 is not allowed: momentum must be a number in \[0, 1\]"),
+        ({"momentum": -0.1}, ValueError, "momentum=-0.1 is not allowed"),
+        ({"eps": 0.0}, ValueError, "eps=0.0 is not allowed: eps must be a number > 0"),
         ({"axis": 1.0}, TypeError, "axis must be an int"),
     ],
 )

@@ -69,7 +69,7 @@ def test_missing_key_in_training_is_a_clear_error():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan")])
 def test_rate_outside_zero_one_is_a_value_error_naming_the_value(rate):
-    with pytest.raises(ValueError, match=rf"rate must be a number in \[0, 1\), got {rate}"):
+    with pytest.raises(ValueError, match=rf"rate={rate} is not allowed: rate must be a number in \[0, 1\)"):
         nn.Dropout(rate)
 
 

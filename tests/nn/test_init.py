@@ -84,7 +84,7 @@ def test_dtype_is_respected_and_defaults_to_jax_default_float():
 
 @pytest.mark.parametrize("factory, arg", [(nn.init.normal, "std"), (nn.init.uniform, "scale")])
 def test_negative_scale_is_a_value_error_naming_argument_and_value(factory, arg):
-    with pytest.raises(ValueError, match=f"{arg} must be a number >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=f"{arg}=-0.1 is not allowed: {arg} must be a number >= 0"):
         factory(-0.1)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxnn import nn
-from jaxnn.nn.layer import Layer, as_layer, check_range, feature_size, positive_int, positive_ints
+from jaxnn.nn.layer import Layer, as_layer, feature_size, positive_int, positive_ints
 
 
 def test_as_layer_wraps_a_plain_callable_as_a_parameter_free_layer():
@@ -41,19 +41,6 @@ def test_feature_size_counts_axes_of_the_batched_input():
         feature_size("L", (), -1)
     with pytest.raises(ValueError, match="axis 0"):
         feature_size("L", (5,), 0)
-
-
-def test_check_range_checks_concrete_values_and_lets_tracers_through():
-    ok = lambda v: v >= 0  # noqa: E731
-    check_range("std", 0.5, ok, "a number >= 0")
-    with pytest.raises(ValueError, match=r"std must be a number >= 0, got -0.5"):
-        check_range("std", -0.5, ok, "a number >= 0")
-    with pytest.raises(TypeError, match="std must be"):
-        check_range("std", "big", ok, "a number >= 0")
-    with pytest.raises(ValueError, match="nan"):
-        check_range("std", float("nan"), ok, "a number >= 0")
-    # Inside vmap the value is unknown; the check must not force it to a Python float.
-    jax.vmap(lambda s: check_range("std", s, ok, "a number >= 0") or s)(jnp.array([-1.0, 1.0]))
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "3", None])
