@@ -1,0 +1,110 @@
+"""Sigmoid, tanh, ReLU, leaky ReLU, ELU and Maxout networks trained on the same task.
+
+Every network is the MNIST-1D MLP shape (two hidden layers of 100 units, then 10 logits) with the same
+initialisation rule (``nn.init.lecun_normal``, the Dense default, so that only the activation differs) and the
+same optimizer (SGD with momentum 0.9, lr 0.05, batch 100). Maxout layers have 100 units of 2 pieces each
+(twice the weights). Each activation trains 3 seeds as one vmapped program; the activations are different
+functions and so different programs. What the textbooks show, and the figure does: sigmoid learns far more
+slowly than the others (its derivative is at most ¼ and saturates, so the gradient shrinks through the
+layers; after 60 epochs its training loss is still about 1.2 where the others are near 0.01), tanh is
+better, and the piecewise-linear units (ReLU, leaky ReLU, Maxout) train fastest, Maxout (twice the weights)
+the fastest of all. ELU is slower than tanh in the middle of the run here but ends below it. Writes
+``activations.png`` (training loss and test accuracy per epoch, mean over seeds with the range shaded) and
+``activations.json``.
+
+    python experiments/activations.py --out results
+    python experiments/activations.py --dataset mnist --data-dir ../shared/data/mnist-5k
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+
+from experiments import mlp
+from experiments.common import parse_args, write_json
+from experiments.ensembles import stack, train_stack
+from jaxnn import nn, optim, train
+
+HIDDEN = 100
+SEEDS = 3
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array] | None] = {
+    "sigmoid": nn.sigmoid,
+    "tanh": nn.tanh,
+    "ReLU": nn.relu,
+    "leaky ReLU": nn.leaky_relu,
+    "ELU": nn.elu,
+    "Maxout (2 pieces)": None,  # a layer of its own rather than a function after Dense
+}
+
+
+def build_model(activation: str, classes: int) -> nn.Layer:
+    """Two hidden layers of HIDDEN units with ``activation`` (a key of ACTIVATIONS), then the logits."""
+    fn = ACTIVATIONS[activation]
+    hidden = [nn.Maxout(HIDDEN, pieces=2)] if fn is None else [nn.Dense(HIDDEN), fn]
+    return nn.Sequential([*hidden, *hidden, nn.Dense(classes)])
+
+
+def plot(runs: dict[str, dict], out: Path) -> None:
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for i, (name, run) in enumerate(runs.items()):
+        for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
+            values = np.asarray(run[key])
+            epochs = np.arange(1, values.shape[1] + 1)
+            ax.plot(epochs, values.mean(axis=0), color=f"C{i}", label=name)
+            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=f"C{i}", alpha=0.2)
+    ax_loss.set(yscale="log", xlabel="epoch", ylabel="cross-entropy", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="test accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    ax_loss.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(
+        __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
+        epochs={"type": int, "default": None, "help": "epochs (default 60, 2 with --quick)"},
+    )
+    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 60)
+    dataset = mlp.load(args)
+    classes = int(dataset.train.y.max()) + 1
+    opt = optim.momentum(lr=0.05, mu=0.9)
+    runs = {}
+    for name in ACTIVATIONS:
+        model = build_model(name, classes)
+        states = stack([train.create(model, opt, jax.random.key(seed), dataset.train.x.shape[1:])
+                        for seed in range(args.seed, args.seed + SEEDS)])
+        _, history = train_stack(model, opt, states, dataset, epochs, batch_size=100, key=args.seed)
+        runs[name] = {k: history[k].tolist() for k in ("train_loss", "test_accuracy")}
+    final = {name: {"train_loss": float(np.mean(np.asarray(run["train_loss"])[:, -1])),
+                    "test_accuracy": float(np.mean(np.asarray(run["test_accuracy"])[:, -1]))}
+             for name, run in runs.items()}
+    summary = {
+        **mlp.describe(args, dataset),
+        "model": f"MLP in-{HIDDEN}-{HIDDEN}-classes, lecun_normal init; momentum(lr=0.05, mu=0.9), batch 100",
+        "epochs": epochs,
+        "seeds": SEEDS,
+        "final_mean_over_seeds": final,
+        "runs": runs,
+    }
+    plot(runs, args.out / "activations.png")
+    write_json(args.out / "activations.json", summary)
+    for name, row in final.items():
+        print(f"{name:<18} train loss {row['train_loss']:.4f}  test accuracy {row['test_accuracy']:.3f}")
+    print(f"wrote {args.out / 'activations.png'} and {args.out / 'activations.json'}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
