@@ -31,7 +31,9 @@ TrainStep = Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]
 EvalStep = Callable[[TrainState, Batch], dict[str, jax.Array]]
 
 
-def epoch_batches(key: jax.Array, epoch: int | jax.Array, n: int, batch_size: int) -> jax.Array:
+# Jitted because it runs on the host between epochs: eagerly, its few small ops cost more than a short epoch.
+@functools.partial(jax.jit, static_argnames=("n", "batch_size"))
+def epoch_batches(key: jax.Array, epoch: int | jax.Array, n: int, batch_size: int) -> tuple[jax.Array, jax.Array]:
     """Indices of one epoch's full minibatches, ``(n // batch_size, batch_size)``, then the remainder.
 
     Every epoch is a fresh permutation of ``range(n)`` drawn from ``(key, epoch)``: minibatches without
@@ -135,12 +137,13 @@ def train_epoch(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: 
     else:
         full = multihost.reshard(full, NamedSharding(mesh, P(None, "batch")))
         ts, values = _sharded_epoch(train_step, mesh)(ts, x, y, full)
-    weights = jnp.full(full.shape[0], batch_size, jnp.float32)
-    if not drop_last and rest.shape[0]:
-        ts, last = (_jit(train_step) if mesh is None else _replicated_step(train_step, mesh))(ts, (x[rest], y[rest]))
-        values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
-        weights = jnp.concatenate([weights, jnp.full(1, rest.shape[0], jnp.float32)])
-    return ts, {name: float(v) for name, v in mean_metrics(values, weights).items()}
+    if drop_last or not rest.shape[0]:
+        return ts, {name: float(v) for name, v in _jit(mean_metrics)(values).items()}
+    ts, last = (_jit(train_step) if mesh is None else _replicated_step(train_step, mesh))(ts, (x[rest], y[rest]))
+    values = jax.tree.map(lambda v, l: jnp.concatenate([v, l[None]]), values, last)
+    weights = jnp.concatenate([jnp.full(full.shape[0], batch_size, jnp.float32),
+                               jnp.full(1, rest.shape[0], jnp.float32)])
+    return ts, {name: float(v) for name, v in _jit(mean_metrics)(values, weights).items()}
 
 
 def fit(
