@@ -69,6 +69,9 @@ def coarse_to_fine(space: Space, build: Callable[[dict], Any], data: Any, rounds
             raise ValueError(f"coarse_to_fine: {name}={value!r} must be an int >= 1.")
     if not 0 < keep <= 1:
         raise ValueError(f"coarse_to_fine: keep={keep!r} must be a fraction in (0, 1].")
+    if not run_kwargs.get("all_processes", True):
+        raise ValueError("coarse_to_fine: all_processes=False is not supported: every process needs each round's "
+                         "results to narrow the ranges the same way. Drop the argument.")
     directory = run_kwargs.pop("checkpoint_dir", None)
     results = []
     for r in range(rounds):

@@ -88,3 +88,9 @@ def test_successive_halving_resumes_from_checkpoints(tmp_path, monkeypatch):
 def test_successive_halving_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sweep.successive_halving(BUILD, CONFIGS, DATA, batch_size=BATCH, progress=False, **kwargs)
+
+
+def test_coarse_to_fine_refuses_results_on_process_zero_only():
+    space = sweep.Space(lr=sweep.log_uniform(1e-3, 1e-1))
+    with pytest.raises(ValueError, match="all_processes=False is not supported"):
+        sweep.coarse_to_fine(space, BUILD, DATA, rounds=2, n=2, epochs=1, batch_size=BATCH, all_processes=False)
