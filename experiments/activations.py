@@ -74,9 +74,9 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
-        epochs={"type": int, "default": None, "help": "epochs (default 60, 2 with --quick)"},
+        epochs=(60, 2),
     )
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 60)
+    epochs = args.epochs
     dataset = mlp.load(args)
     classes = int(dataset.train.y.max()) + 1
     opt = optim.momentum(lr=0.05, mu=0.9)

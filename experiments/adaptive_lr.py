@@ -80,9 +80,9 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
-        epochs={"type": int, "default": None, "help": "epochs (default 200, 2 with --quick)"},
+        epochs=(200, 2),
     )
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 200)
+    epochs = args.epochs
     dataset = mlp.load(args)
     model = build_model(classes=int(dataset.train.y.max()) + 1)
     shape = dataset.train.x.shape[1:]

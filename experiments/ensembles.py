@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
         members={"type": int, "default": 8, "help": "ensemble size k (default 8)"},
-        epochs={"type": int, "default": None, "help": "epochs (default 60, 2 with --quick)"},
+        epochs=(60, 2),
     )
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 60)
+    epochs = args.epochs
     dataset = mlp.load(args)
     model = build_model(classes=int(dataset.train.y.max()) + 1)
     opt = optim.adam(lr=1e-3)

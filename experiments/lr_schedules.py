@@ -101,9 +101,9 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
-        epochs={"type": int, "default": None, "help": "epochs (default 100, 2 with --quick)"},
+        epochs=(100, 2),
     )
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 100)
+    epochs = args.epochs
     dataset = mlp.load(args)
     steps_per_epoch = dataset.train.x.shape[0] // BATCH_SIZE
     model = build_model(classes=int(dataset.train.y.max()) + 1)

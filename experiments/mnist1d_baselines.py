@@ -110,9 +110,9 @@ def plot(histories: dict[str, np.ndarray], table: dict[str, dict], paper: bool, 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
-        epochs={"type": int, "default": None, "help": "epochs (default 150, 2 with --quick)"},
+        epochs=(150, 2),
     )
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 150)
+    epochs = args.epochs
     dataset = mlp.load(args)
     classes = int(dataset.train.y.max()) + 1
     best = tune(dataset, classes, configs=2 if args.quick else 16, epochs=1 if args.quick else 50, seed=args.seed)

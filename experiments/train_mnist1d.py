@@ -55,14 +55,14 @@ def plot(history: dict, out: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv,
-        epochs={"type": int, "default": None, "help": "epochs (default 150, 3 with --quick)"},
+        epochs=(150, 3),
         lr={"type": float, "default": 1e-2, "help": "Adam learning rate (default 1e-2)"},
         batch_size={"type": int, "default": 100},
         seed={"type": int, "default": 0},
         dataset={"choices": ["mnist1d", "mnist", "fashion_mnist"], "default": "mnist1d"},
         data_dir={"type": Path, "default": None, "help": "folder with the IDX files (mnist, fashion_mnist)"},
     )
-    epochs = args.epochs if args.epochs is not None else (3 if args.quick else 150)
+    epochs = args.epochs
     dataset = data.load(args.dataset, args.data_dir) if args.data_dir else data.load(args.dataset)
     model = build_model(classes=int(dataset.train.y.max()) + 1)
     opt = optim.adam(lr=args.lr)
