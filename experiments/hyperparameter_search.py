@@ -241,13 +241,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
         __doc__.splitlines()[0], argv,
         trials={"type": int, "default": None, "help": "trials per round (default 100, 8 with --quick)"},
-        epochs={"type": int, "default": None, "help": "epochs per trial (default 50, 2 with --quick)"},
+        epochs=(SETTINGS["full"][1], SETTINGS["quick"][1]),
         batch_size={"type": int, "default": 100},
         **mlp.DATA_OPTIONS,
     )
-    trials, epochs, width, depth, side, timed = SETTINGS["quick" if args.quick else "full"]
+    trials, _, width, depth, side, timed = SETTINGS["quick" if args.quick else "full"]
     trials = args.trials if args.trials is not None else trials
-    epochs = args.epochs if args.epochs is not None else epochs
+    epochs = args.epochs
     for name, value, low in (("trials", trials, 2), ("epochs", epochs, 1)):
         if value < low:
             raise ValueError(f"--{name}={value} must be an int >= {low}.")
