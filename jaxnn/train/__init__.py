@@ -11,6 +11,7 @@ Example::
                             eval_data=(x_test, y_test), eval_step=train.make_eval_step(model))
 """
 
+from jaxnn.train.callbacks import Callback, Progress, as_callbacks
 from jaxnn.train.loop import (
     EvalStep,
     TrainStep,
@@ -28,9 +29,12 @@ from jaxnn.train.steps import Batch, make_eval_step, make_train_step, mean_metri
 
 __all__ = [
     "Batch",
+    "Callback",
     "EvalStep",
+    "Progress",
     "TrainState",
     "TrainStep",
+    "as_callbacks",
     "check_data",
     "create",
     "epoch_batches",
