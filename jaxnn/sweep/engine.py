@@ -42,32 +42,12 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxnn import checkpoint, multihost, train
+from jaxnn._compile_time import compile_seconds
 from jaxnn.sweep import memory
 from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
 from jaxnn.train.steps import mean_metrics
-
-_COMPILE_EVENTS = frozenset({
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-})
-_compile_seconds = [0.0]
-
-
-def _on_duration(event: str, duration: float, **kwargs: Any) -> None:
-    if event in _COMPILE_EVENTS:
-        _compile_seconds[0] += duration
-
-
-def compile_seconds() -> float:
-    """Seconds this process has spent tracing, lowering and compiling JAX programs (differences time a sweep)."""
-    return _compile_seconds[0]
-
-
-# jax.monitoring has no scoped listener: one process-wide listener adds up compile time; run() reads differences.
-jax.monitoring.register_event_duration_secs_listener(_on_duration)
 
 
 def root_key(key: jax.Array | int) -> jax.Array:

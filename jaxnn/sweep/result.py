@@ -8,12 +8,14 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from jaxnn.sweep.space import Configs, is_number
+
+if TYPE_CHECKING:  # matplotlib costs ~0.4 s to import: only plot() loads it
+    from matplotlib.figure import Figure
 
 
 def minimised(metric: str) -> bool:
@@ -131,6 +133,8 @@ class SweepResult:
     def plot(self, path: str | os.PathLike | None = None, metric: str = "val_loss", top_k: int = 5) -> Figure:
         """``metric`` against each numeric hyperparameter (log axes for log-space fields; diverged configs as
         red crosses at the worst value), and the ``top_k`` configs' learning curves. Saves to ``path`` if given."""
+        from matplotlib.figure import Figure
+
         mean, _ = self.summary(metric)
         numeric = [name for name in self.configs.names if all(is_number(row[name]) for row in self.configs)]
         panels = len(numeric) + 1
