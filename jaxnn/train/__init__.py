@@ -12,6 +12,7 @@ Example::
 """
 
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks
+from jaxnn.train.loggers import CsvLogger, JsonLinesLogger, TensorBoardLogger, record_rows
 from jaxnn.train.loop import (
     EvalStep,
     TrainStep,
@@ -30,9 +31,12 @@ from jaxnn.train.steps import Batch, make_eval_step, make_train_step, mean_metri
 __all__ = [
     "Batch",
     "Callback",
+    "CsvLogger",
     "EvalStep",
+    "JsonLinesLogger",
     "Progress",
     "TrainState",
+    "TensorBoardLogger",
     "TrainStep",
     "as_callbacks",
     "check_data",
@@ -44,6 +48,7 @@ __all__ = [
     "make_eval_step",
     "make_train_step",
     "mean_metrics",
+    "record_rows",
     "scan_epoch",
     "split_batches",
     "train_epoch",
