@@ -11,7 +11,7 @@ Example::
 
     class PrintLoss(train.Callback):
         def on_epoch_end(self, epoch, record):
-            print(epoch, record["train_loss"])
+            print(epoch, record["loss"])
 
     train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[PrintLoss()])
 """
@@ -26,6 +26,9 @@ from typing import Any, TextIO
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from jaxnn import multihost
+from jaxnn.validation import check_range
 
 
 class Callback:
@@ -55,7 +58,22 @@ class _FunctionCallback(Callback):
 
 
 def as_callbacks(callbacks: Callback | Callable | Iterable[Callback | Callable] | None) -> list[Callback]:
-    """``callbacks`` as a list of :class:`Callback`: None, one callback, a function, or a list of them."""
+    """``callbacks`` as a list of :class:`Callback`: None, one callback, a function, or a list of them.
+
+    Args:
+        callbacks: what a loop's ``callbacks`` argument received; functions become ``on_epoch_end``.
+
+    Returns:
+        The callbacks in the given order.
+
+    Raises:
+        TypeError: an entry is neither a :class:`Callback` nor callable.
+
+    Example::
+
+        for c in as_callbacks([train.Progress(), lambda epoch, record: print(epoch)]):
+            c.on_train_begin({"epochs": 1, "start_epoch": 0, "rows": 1})
+    """
     if callbacks is None:
         return []
     if isinstance(callbacks, Callback) or callable(callbacks):
@@ -74,29 +92,43 @@ def as_callbacks(callbacks: Callback | Callable | Iterable[Callback | Callable] 
 class Progress(Callback):
     """Progress on stderr: a tqdm bar on a terminal, else one compact line per epoch.
 
-    Logs, CI and notebooks piped to a file get ``epoch 3/20  train_loss 0.512  val_accuracy 0.81  2.1s``
-    instead of silence, at most one line every ``interval`` seconds (the last epoch always prints). For
-    stacked runs each value is the best row's (lowest for names containing "loss", else highest).
+    Logs, CI jobs and notebooks, whose stderr is no terminal, get ``epoch 3/20  loss 0.512  val_accuracy 0.81
+    2.1s`` (time since the start) instead of silence: at most one line every ``interval`` seconds, and always
+    the first and the last epoch's. An epoch is one compiled program, so lines come between epochs only. For
+    stacked runs each value is the best row's (lowest for names containing "loss", else highest, NaN rows
+    ignored). With several processes only process 0 writes.
 
     Args:
         desc: a label put before each line (and on the bar).
-        interval: minimum seconds between two lines when stderr is not a terminal.
+        interval: minimum seconds between two lines when stderr is not a terminal (0: every epoch).
         stream: where to write; default ``sys.stderr``.
+
+    Raises:
+        ValueError: ``interval`` is negative or not finite.
+
+    Example::
+
+        train.fit(ts, step, data, epochs=20, batch_size=100, callbacks=[train.Progress("mlp", interval=5.0)])
     """
 
     def __init__(self, desc: str = "", interval: float = 1.0, stream: TextIO | None = None):
+        check_range("interval", interval, lambda v: v >= 0, "a number of seconds >= 0")
         self.desc, self.interval, self.stream = desc, interval, stream
         self._bar: Any = None
+        self._quiet = False
         self._total, self._last, self._start = 0, -math.inf, 0.0
 
     def on_train_begin(self, info: Mapping[str, Any]) -> None:
         stream = self.stream or sys.stderr
         self._total, self._start, self._last = int(info.get("epochs", 0)), time.perf_counter(), -math.inf
-        if stream.isatty():
+        self._quiet = not multihost.is_main()
+        if not self._quiet and stream.isatty():
             self._bar = tqdm(total=self._total, initial=int(info.get("start_epoch", 0)), unit="epoch",
                              desc=self.desc or None, file=stream)
 
     def on_epoch_end(self, epoch: int, record: Mapping[str, Any]) -> None:
+        if self._quiet:
+            return
         shown = {k: _summary(k, v) for k, v in record.items() if np.size(v) and np.issubdtype(
             np.asarray(v).dtype, np.number)}
         if self._bar is not None:
