@@ -7,9 +7,11 @@
 - :mod:`jaxnn.sweep`: search spaces and many configurations trained at once in one vmapped program.
 - :mod:`jaxnn.data`: MNIST-1D (generated locally), MNIST/Fashion-MNIST IDX files, toys.
 - :mod:`jaxnn.checkpoint`: atomic, checksummed pytree checkpoints.
+- :func:`jaxnn.compilation_cache`: JAX's persistent compilation cache, so a new process reuses earlier compiles.
 """
 
 from jaxnn import checkpoint, data, losses, nn, optim, sweep, train
+from jaxnn.cache import compilation_cache
 
-__all__ = ["checkpoint", "data", "losses", "nn", "optim", "sweep", "train"]
+__all__ = ["checkpoint", "compilation_cache", "data", "losses", "nn", "optim", "sweep", "train"]
 __version__ = "0.1.0"
