@@ -28,10 +28,10 @@ def compilation_cache(path: str | os.PathLike | None = None, min_compile_seconds
 
     Every XLA program compiled from then on whose compile took at least ``min_compile_seconds`` is written
     to ``path``, and any program compiled earlier, in this process or another, is loaded from there. The
-    default threshold 0 caches everything: on a CPU most of a sweep's programs compile in 0.01-1 s each, and
-    reading one back costs less than compiling it (JAX's own default, 1 s, would skip nearly all of them).
-    Compile time as counted by ``sweep.run`` includes loading from the cache. Only trust a folder that no
-    one else can write to: a cache entry is executable code.
+    default threshold 0 caches everything: on a quiet CPU most of a sweep's programs compile in well under a
+    second, and reading one back costs less than compiling it (JAX's own default, 1 s, would skip most of
+    them). Compile time as counted by ``sweep.run`` includes loading from the cache. Only trust a folder that
+    no one else can write to: a cache entry is executable code.
 
     Call it once at the start of a script; a later call with another path switches to that folder.
 
