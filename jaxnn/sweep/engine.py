@@ -47,6 +47,7 @@ from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
 from jaxnn.train.steps import mean_metrics
+from jaxnn.validation import check_seed
 
 _COMPILE_EVENTS = frozenset({
     "/jax/core/compile/jaxpr_trace_duration",
@@ -72,7 +73,7 @@ jax.monitoring.register_event_duration_secs_listener(_on_duration)
 
 def root_key(key: jax.Array | int) -> jax.Array:
     """``key``, or ``jax.random.key(key)`` for an int seed."""
-    return jax.random.key(int(key)) if isinstance(key, int | np.integer) else key
+    return jax.random.key(check_seed("key", key)) if isinstance(key, int | np.integer) else key
 
 
 def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:

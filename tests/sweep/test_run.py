@@ -105,8 +105,8 @@ def test_a_diverging_config_leaves_the_others_bitwise_unchanged():
     others = [0, 2, 3]
     _equal(result, calm, others, others)
     assert result.diverged.tolist() == [False, True, False, False]
-    assert result.diverged_step[1, 0] >= 0 and (result.diverged_step[others] == -1).all()
-    epoch = result.diverged_step[1, 0] // (N // BATCH)  # the epoch it diverged in and later ones are NaN
+    assert result.diverged_at[1, 0] >= 0 and (result.diverged_at[others] == -1).all()
+    epoch = result.diverged_at[1, 0] // (N // BATCH)  # the epoch it diverged in and later ones are NaN
     assert np.isnan(result.history["train_loss"][1, 0, epoch:]).all()
     assert np.isfinite(result.history["train_loss"][1, 0, :epoch]).all()
     assert np.isnan(result.history["val_loss"][1, 0, epoch:]).all()
