@@ -2,7 +2,7 @@
 
 Inside the sweep ``build`` sees traced scalars, which the constructors' range checks cannot read, so
 ``optim.sgd(hp["lr"])`` would accept ``lr=-0.1`` there. Here ``build`` is called once per distinct config with
-the Python values the sweep will trace (each rounded to its float32 or int32 dtype), so every check that
+the values the sweep will trace (as NumPy scalars of their float32 or int32 dtype), so every check that
 ``optim.sgd(-0.1)`` makes outside a sweep runs for the sweep too, and so do the checks of the Trial it returns.
 That costs a few host-side Python calls per config, nothing per step.
 """
@@ -57,9 +57,10 @@ def validate_configs(build: Callable[[dict], Any], configs: Configs) -> None:
 
 
 def _concrete(configs: Configs, name: str, value: Any) -> Any:
-    """``value`` as the sweep will trace it: a Python number rounded to its field's dtype, or a static value."""
+    """``value`` as the sweep will trace it: a NumPy scalar of its field's dtype (with a tracer's ``dtype`` and
+    ``astype``, so ``build`` can treat it as it treats the traced one), or a static value as it is."""
     spec = configs.specs[name]
-    return value if spec.static else np.asarray(value, spec.dtype).item()
+    return value if spec.static else np.asarray(value, spec.dtype)[()]
 
 
 def _trial(build: Callable[[dict], Any], hp: Mapping[str, Any]) -> Trial:

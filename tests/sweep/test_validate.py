@@ -26,11 +26,11 @@ def _run(build, configs, **kwargs):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    # As the float32 the sweep traces: -0.1 is -0.10000000149011612.
-    ("lr", -0.1, r"lr=-0.1\d* is not allowed: lr must be"),  # gradient ascent, ranked as a result before
-    ("momentum", 1.5, r"momentum=1.5 is not allowed"),
-    ("dropout", 1.5, r"rate=1.5 is not allowed"),
-    ("wd", -1e-3, r"l2=-0.001\d* is not allowed: l2 must be a number >= 0"),
+    # Checked as the float32 the sweep traces.
+    ("lr", -0.1, r"lr=np.float32\(-0.1\) is not allowed: lr must be"),  # gradient ascent, ranked as a result before
+    ("momentum", 1.5, r"momentum=np.float32\(1.5\) is not allowed"),
+    ("dropout", 1.5, r"rate=np.float32\(1.5\) is not allowed"),
+    ("wd", -1e-3, r"l2=np.float32\(-0.001\) is not allowed: l2 must be a number >= 0"),
 ])
 def test_a_config_a_constructor_refuses_is_reported_before_training(field, value, message, monkeypatch):
     epochs = []
@@ -40,7 +40,8 @@ def test_a_config_a_constructor_refuses_is_reported_before_training(field, value
     with pytest.raises(ValueError, match=rf"sweep: configs\[2\] has {field}={value}, which build\(hp\) refuses: "
                                          rf"{message}"):
         _run(_build(calls), configs)
-    assert epochs == [] and calls[0] == {k: float(np.float32(v)) for k, v in GOOD.items()}  # concrete values
+    assert epochs == [] and calls[0] == {k: np.float32(v) for k, v in GOOD.items()}  # concrete float32 values
+    assert all(isinstance(v, np.float32) for v in calls[0].values())
 
 
 def test_a_bad_static_value_names_the_config():
@@ -52,7 +53,8 @@ def test_a_bad_static_value_names_the_config():
 def test_values_are_checked_as_the_float32_the_sweep_traces():
     # 0.99999999 is below 1 in float64 but is 1.0 in float32, which momentum's [0, 1) refuses.
     configs = sweep.Configs.from_dicts([GOOD, GOOD | {"momentum": 0.99999999}])
-    with pytest.raises(ValueError, match=r"configs\[1\] has momentum=0.99999999, .*momentum=1.0 is not allowed"):
+    with pytest.raises(ValueError, match=r"configs\[1\] has momentum=0.99999999, .*"
+                                         r"momentum=np.float32\(1.0\) is not allowed"):
         _run(_build([]), configs)
 
 
