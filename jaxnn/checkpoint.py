@@ -214,8 +214,9 @@ def latest(directory: str | os.PathLike, finite: bool = False) -> str | None:
         path = checkpoint.latest("runs/a", finite=True)   # e.g. "runs/a/ckpt_000000040.jaxnn"
     """
     for _, path in reversed(_checkpoints(directory)):
-        if not finite or _finite(path):
-            return path
+        with contextlib.suppress(FileNotFoundError):  # deleted since the listing: look further back
+            if not finite or _finite(path):
+                return path
     return None
 
 
