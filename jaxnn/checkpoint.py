@@ -315,7 +315,8 @@ def lock(directory: str | os.PathLike) -> Iterator[str]:
     The lock is an advisory ``flock`` on ``directory/.lock``, which records the owner (pid, host, time) for the
     message a second writer gets. The operating system releases it when its process dies, so the lock of a
     crashed run is taken over at once, never left stale. The file itself stays (deleting it would let two
-    writers lock two different files).
+    writers lock two different files). POSIX only (``fcntl``); it works across hosts where the file system
+    supports ``flock`` (local disks; NFS on Linux).
 
     Args:
       directory: the checkpoint folder; created if missing.
