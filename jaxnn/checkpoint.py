@@ -13,8 +13,8 @@ File format, version 1 (all integers little-endian)::
     offset 59  header: header_len bytes of UTF-8 JSON
                payload: payload_len bytes, the raw little-endian bytes of the leaves, back to back
 
-The header is ``{"treedef": str(treedef), "leaves": [...], "metadata": {...}}`` with one entry per leaf in
-``jax.tree_util.tree_flatten`` order::
+The header is ``{"treedef": str(treedef), "leaves": [...], "metadata": {...}, "finite": bool}`` with one entry
+per leaf in ``jax.tree_util.tree_flatten`` order::
 
     {"path": "['opt'].mu['w']", "shape": [3, 4], "dtype": "bfloat16", "offset": 0, "nbytes": 24}
 
@@ -23,40 +23,59 @@ payload. Raw keys from ``jax.random.PRNGKey`` are plain ``uint32`` arrays. Typed
 ``jax.random.key`` have a dtype such as ``"key<fry>"``, the shape of the key array, an extra
 ``"key_impl"`` (e.g. ``"threefry2x32"``), and their bytes are those of ``jax.random.key_data``.
 
-The digest covers the header as well as the payload, so a corrupted metadata value is caught too.
+The digest covers the header as well as the payload, so a corrupted metadata value is caught too. ``finite`` is
+False when a floating-point leaf holds NaN or Inf (a diverged run); files written before it existed lack it and
+count as finite.
+
+A folder of step checkpoints (``save_step``) keeps its newest finite checkpoint through any rotation, and
+:func:`lock` makes one writer its owner.
 """
 
+import contextlib
+import errno
 import hashlib
 import json
 import operator
 import os
 import re
 import secrets
+import shutil
+import socket
 import struct
+import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["CheckpointError", "latest", "load", "save", "save_step"]
+__all__ = ["CheckpointError", "CheckpointLockedError", "latest", "load", "lock", "save", "save_step"]
 
 MAGIC = b"JAXNNCKPT1\n"
 _LENGTHS = struct.Struct("<QQ")
 _PREFIX_LEN = len(MAGIC) + _LENGTHS.size + hashlib.sha256().digest_size
 _STEP_FILE = re.compile(r"ckpt_(\d+)\.jaxnn")
 _MAX_LISTED = 5
+LOCK_FILE = ".lock"
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is truncated, corrupted, not a checkpoint, or does not match ``like``."""
 
 
+class CheckpointLockedError(RuntimeError):
+    """Another live process holds the lock of a checkpoint folder (see :func:`lock`)."""
+
+
 def save(path: str | os.PathLike, tree: Any, metadata: dict | None = None) -> None:
     """Writes ``tree`` and ``metadata`` to ``path`` atomically.
 
     The file is written to a temporary file in the same folder, flushed to disk and then renamed over
-    ``path``, so ``path`` holds either the previous checkpoint or the new one, never a partial file.
+    ``path``, so ``path`` holds either the previous checkpoint or the new one, never a partial file. When
+    ``path`` is a symbolic link, the file it points to is written and the link is kept.
 
     Args:
       path: the checkpoint file; its folder must exist.
@@ -66,13 +85,20 @@ def save(path: str | os.PathLike, tree: Any, metadata: dict | None = None) -> No
 
     Raises:
       TypeError: ``metadata`` is not a JSON-serializable dict, or a leaf is not an array or scalar.
+      OSError: the write failed; for a full disk (``errno.ENOSPC``) the message names the path, the bytes
+        the checkpoint needs and the bytes free. ``path`` then still holds its previous contents.
+
+    Example::
+
+        checkpoint.save("model.jaxnn", {"w": jnp.ones((3, 4))}, {"epoch": 5})
     """
-    path = os.fspath(path)
+    # realpath: a symlink's target is replaced, not the link (os.replace would swap the link for a file).
+    path = os.path.realpath(os.fspath(path))
     metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise TypeError(f"save: metadata must be a dict or None, got {type(metadata).__name__}: {metadata!r}")
     leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    entries, chunks, offset = [], [], 0
+    entries, chunks, offset, finite = [], [], 0, True
     for key_path, leaf in leaves:
         shape, dtype = _shape_dtype(leaf)
         entry = {"path": jax.tree_util.keystr(key_path), "shape": list(shape), "dtype": _dtype_name(dtype)}
@@ -85,13 +111,16 @@ def save(path: str | os.PathLike, tree: Any, metadata: dict | None = None) -> No
                 f"save: leaf {entry['path']} is {type(leaf).__name__} {leaf!r}, which is not a numeric array; "
                 "leaves must be JAX or NumPy arrays or Python scalars (move other values into metadata)"
             )
+        if jnp.issubdtype(array.dtype, jnp.inexact):
+            finite = finite and bool(np.isfinite(array).all())
         array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
         entries.append({**entry, "offset": offset, "nbytes": array.nbytes})
         # A flat uint8 view exposes the bytes of any dtype (bfloat16 included) without a copy.
         chunks.append(array.reshape(-1).view(np.uint8))
         offset += array.nbytes
     try:
-        header = json.dumps({"treedef": str(treedef), "leaves": entries, "metadata": metadata}).encode()
+        header = json.dumps(
+            {"treedef": str(treedef), "leaves": entries, "metadata": metadata, "finite": finite}).encode()
     except TypeError as e:
         raise TypeError(
             f"save: metadata must be JSON-serializable ({e}); convert arrays and NumPy/JAX scalars to "
@@ -101,19 +130,21 @@ def save(path: str | os.PathLike, tree: Any, metadata: dict | None = None) -> No
     for chunk in chunks:
         digest.update(chunk)
 
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(path)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    f = open(tmp, "xb")
     try:
-        with f:
+        with open(tmp, "xb") as f:
             f.write(MAGIC + _LENGTHS.pack(len(header), offset) + digest.digest() + header)
             for chunk in chunks:
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):  # open itself may have failed
+            os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise _disk_full(path, _PREFIX_LEN + len(header) + offset) from e
         raise
     if os.name == "posix":  # Makes the rename itself durable; Windows cannot open a folder to fsync it.
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -121,6 +152,14 @@ def save(path: str | os.PathLike, tree: Any, metadata: dict | None = None) -> No
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _disk_full(path: str, needed: int) -> OSError:
+    free = shutil.disk_usage(os.path.dirname(path)).free
+    return OSError(errno.ENOSPC, f"no space left to write checkpoint {path!r}: it needs {needed} bytes and "
+                                 f"{free} bytes are free on that file system. Free some space or save elsewhere; "
+                                 f"save_step deletes old checkpoints beyond `keep` before it writes, so it needs "
+                                 f"room for one checkpoint")
 
 
 def load(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
@@ -153,14 +192,32 @@ def load(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
     return jax.tree_util.tree_unflatten(treedef, leaves), header["metadata"]
 
 
-def latest(directory: str | os.PathLike) -> str | None:
+def latest(directory: str | os.PathLike, finite: bool = False) -> str | None:
     """Returns the path of the checkpoint with the highest step in ``directory``, or None if there is none.
 
-    Only file names are looked at (``ckpt_<digits>.jaxnn``; temporary files are ignored), so a missing
+    Checkpoints are found by file name (``ckpt_<digits>.jaxnn``; temporary files are ignored), so a missing
     folder gives None too. ``load`` validates the file.
+
+    Args:
+      directory: the checkpoint folder.
+      finite: only consider checkpoints whose floating-point leaves were all finite when saved (read from
+        each file's header, newest first): the state to resume from after a run diverged.
+
+    Returns:
+      The path, or None when no (finite) checkpoint exists.
+
+    Raises:
+      CheckpointError: with ``finite``, a newer checkpoint's header is unreadable (never skipped silently).
+
+    Example::
+
+        path = checkpoint.latest("runs/a", finite=True)   # e.g. "runs/a/ckpt_000000040.jaxnn"
     """
-    checkpoints = _checkpoints(directory)
-    return checkpoints[-1][1] if checkpoints else None
+    for _, path in reversed(_checkpoints(directory)):
+        with contextlib.suppress(FileNotFoundError):  # deleted since the listing: look further back
+            if not finite or _finite(path):
+                return path
+    return None
 
 
 def save_step(
@@ -172,6 +229,11 @@ def save_step(
     resuming from an earlier step the newest ``keep - 1`` later-numbered checkpoints survive alongside it
     (and ``latest`` returns the highest of them): delete those first if the run restarts from scratch.
 
+    Rotation never loses the last good state: the newest checkpoint whose floating-point leaves are all finite
+    survives even beyond ``keep`` until a newer finite one is written, and saving a non-finite tree warns and
+    names it. The checkpoints beyond ``keep`` are deleted before the new one is written, so a save needs disk
+    room for one checkpoint. Files that vanish meanwhile (deleted by hand) are skipped.
+
     Args:
       directory: the checkpoint folder; created if missing.
       step: the training step, a non-negative integer.
@@ -180,6 +242,17 @@ def save_step(
 
     Returns:
       The path written.
+
+    Raises:
+      ValueError: ``step`` is negative or ``keep`` is below 1.
+      OSError: as for ``save``.
+
+    Warns:
+      RuntimeWarning: ``tree`` holds NaN or Inf; the message names the newest finite checkpoint.
+
+    Example::
+
+        path = checkpoint.save_step("runs/a", 100, {"w": jnp.ones(3)}, {"epoch": 1}, keep=3)
     """
     step = operator.index(step)
     if step < 0:
@@ -188,12 +261,105 @@ def save_step(
         raise ValueError(f"save_step: keep must be at least 1 or None (keep all), got {keep}")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(os.fspath(directory), f"ckpt_{step:09d}.jaxnn")
+    if keep is not None:  # Before the write, as if the new one were not finite: the write may fail.
+        _rotate(directory, path, keep, new_is_finite=False)
     save(path, tree, metadata)
+    finite = _finite(path)
     if keep is not None:
-        others = [p for _, p in _checkpoints(directory) if p != path]
-        for stale in others[: max(len(others) - (keep - 1), 0)]:
-            os.remove(stale)
+        _rotate(directory, path, keep, new_is_finite=finite)
+    if not finite:
+        warnings.warn(f"save_step: the state saved as {path!r} holds NaN or Inf; the newest finite checkpoint "
+                      f"is {latest(directory, finite=True)!r} (checkpoint.latest(directory, finite=True))",
+                      RuntimeWarning, stacklevel=2)
     return path
+
+
+def _rotate(directory: str | os.PathLike, path: str, keep: int, new_is_finite: bool) -> None:
+    """Deletes the checkpoints other than ``path`` beyond the newest ``keep - 1``, sparing the newest finite one
+    unless ``path`` itself is finite."""
+    others = [p for _, p in _checkpoints(directory) if p != path]
+    stale = others[: max(len(others) - (keep - 1), 0)]
+    if not new_is_finite:
+        spared = next((p for p in reversed(others) if _finite_or_false(p)), None)
+        stale = [p for p in stale if p != spared]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):  # another process or a person removed it first
+            os.remove(p)
+
+
+def _finite(path: str) -> bool:
+    """The ``finite`` flag of a checkpoint's header (read alone, not the payload); True for files without it."""
+    with open(path, "rb") as f:
+        prefix = f.read(_PREFIX_LEN)
+        if len(prefix) < _PREFIX_LEN or not prefix.startswith(MAGIC):
+            raise _error(path, "has no complete checkpoint header; load an earlier checkpoint")
+        header_len, _ = _LENGTHS.unpack_from(prefix, len(MAGIC))
+        try:
+            return bool(json.loads(f.read(header_len)).get("finite", True))
+        except ValueError:
+            raise _error(path, "has a corrupted header; load an earlier checkpoint") from None
+
+
+def _finite_or_false(path: str) -> bool:
+    # A file that vanished or is damaged is no good state to spare.
+    try:
+        return _finite(path)
+    except (OSError, CheckpointError):
+        return False
+
+
+@contextlib.contextmanager
+def lock(directory: str | os.PathLike) -> Iterator[str]:
+    """Makes this process the only writer of checkpoint folder ``directory`` while the ``with`` block runs.
+
+    The lock is an advisory ``flock`` on ``directory/.lock``, which records the owner (pid, host, time) for the
+    message a second writer gets. The operating system releases it when its process dies, so the lock of a
+    crashed run is taken over at once, never left stale. The file itself stays (deleting it would let two
+    writers lock two different files). POSIX only (``fcntl``); it works across hosts where the file system
+    supports ``flock`` (local disks; NFS on Linux).
+
+    Args:
+      directory: the checkpoint folder; created if missing.
+
+    Yields:
+      The path of the lock file.
+
+    Raises:
+      CheckpointLockedError: another process (or another ``lock`` in this one) holds the folder; the message
+        names its pid, host and start time.
+
+    Example::
+
+        with checkpoint.lock("runs/a"):
+            checkpoint.save_step("runs/a", 1, {"w": jnp.ones(3)})
+    """
+    import fcntl  # POSIX only, and only needed here: the rest of this module also runs on Windows.
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(os.fspath(directory), LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointLockedError(
+                f"checkpoint folder {os.fspath(directory)!r} is in use by another writer ({_owner(fd)}; lock file "
+                f"{path!r}). Two runs writing one folder would interleave and delete each other's checkpoints: "
+                "give this run another checkpoint_dir, or wait until that run ends") from None
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _owner(fd: int) -> str:
+    try:
+        owner = json.loads(os.pread(fd, 4096, 0))
+        return f"pid {owner['pid']} on host {owner['host']}, since {owner['time']}"
+    except (ValueError, KeyError, TypeError):  # the owner is between truncating and writing the file
+        return "owner unknown"
 
 
 def _checkpoints(directory: str | os.PathLike) -> list[tuple[int, str]]:

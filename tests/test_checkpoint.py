@@ -329,3 +329,130 @@ def test_save_step_keep_none_and_validation(tmp_path):
         save_step(tmp_path, 6, {}, keep=0)
     with pytest.raises(ValueError, match="non-negative"):
         save_step(tmp_path, -1, {})
+
+
+# Issue 12 causes 3, 8 and 11, and issue 11's symlink: rotation after divergence, a full disk, two writers.
+
+
+def _state(value):
+    return {"w": jnp.full((2,), value, jnp.float32), "step": jnp.int32(0)}
+
+
+def _names(folder):
+    return sorted(n for n in os.listdir(folder) if n.startswith("ckpt_"))
+
+
+def test_rotation_never_deletes_the_newest_finite_checkpoint(tmp_path):
+    for step in (1, 2):
+        save_step(tmp_path, step, _state(1.0 * step), keep=3)
+    for step in (3, 4, 5, 6):  # the run diverged: every later state is NaN
+        with pytest.warns(RuntimeWarning, match=rf"ckpt_00000000{step}\.jaxnn' holds NaN or Inf; the newest finite "
+                                                r"checkpoint is '.*ckpt_000000002\.jaxnn'"):
+            save_step(tmp_path, step, _state(np.nan), keep=3)
+    assert _names(tmp_path) == [f"ckpt_00000000{s}.jaxnn" for s in (2, 4, 5, 6)]
+    assert latest(tmp_path) == os.path.join(tmp_path, "ckpt_000000006.jaxnn")
+    good = latest(tmp_path, finite=True)
+    assert good == os.path.join(tmp_path, "ckpt_000000002.jaxnn")
+    np.testing.assert_array_equal(load(good, like=_state(0.0))[0]["w"], [2.0, 2.0])
+    save_step(tmp_path, 7, _state(7.0), keep=3)  # a finite state again: the spared one may go
+    assert _names(tmp_path) == [f"ckpt_00000000{s}.jaxnn" for s in (5, 6, 7)]
+    assert latest(tmp_path, finite=True) == latest(tmp_path)
+
+
+def test_latest_finite_with_only_nonfinite_checkpoints_and_inf(tmp_path):
+    with pytest.warns(RuntimeWarning, match="newest finite checkpoint is None"):
+        save_step(tmp_path, 1, {"w": jnp.array([1.0, jnp.inf], jnp.bfloat16)}, keep=1)
+    assert latest(tmp_path, finite=True) is None and latest(tmp_path) is not None
+    with pytest.warns(RuntimeWarning):
+        save_step(tmp_path, 2, _state(np.nan), keep=1)
+    assert _names(tmp_path) == ["ckpt_000000002.jaxnn"]  # no finite one to spare: keep=1 holds
+
+
+class _SmallDisk:
+    """``open`` for checkpoint.py on a disk with room for ``capacity`` checkpoint files (temporary ones count)."""
+
+    def __init__(self, folder, capacity):
+        self.folder, self.capacity = folder, capacity
+
+    def __call__(self, name, mode="r", *args):
+        if "x" in mode and len(os.listdir(self.folder)) >= self.capacity:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(name, mode, *args)
+
+
+def test_a_full_disk_names_the_path_and_the_space_needed(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "open", _SmallDisk(tmp_path, 0), raising=False)
+    with pytest.raises(OSError, match=r"no space left to write checkpoint '.*c\.jaxnn': it needs \d+ bytes and "
+                                      r"\d+ bytes are free") as caught:
+        save(tmp_path / "c.jaxnn", _state(1.0))
+    assert caught.value.errno == errno.ENOSPC and os.listdir(tmp_path) == []
+
+
+def test_rotation_needs_room_for_one_checkpoint(tmp_path, monkeypatch):
+    for step in (1, 2):
+        save_step(tmp_path, step, _state(1.0), keep=2)
+    monkeypatch.setattr(checkpoint, "open", _SmallDisk(tmp_path, 2), raising=False)  # full with keep=2 files
+    for step in (3, 4, 5):
+        save_step(tmp_path, step, _state(float(step)), keep=2)
+    assert _names(tmp_path) == ["ckpt_000000004.jaxnn", "ckpt_000000005.jaxnn"]
+
+
+def test_rotation_skips_checkpoints_that_vanish(tmp_path, monkeypatch):
+    save_step(tmp_path, 1, _state(1.0), keep=1)
+    listdir = os.listdir
+    # As if another process deleted ckpt 0 between the listing and the removal.
+    monkeypatch.setattr(os, "listdir", lambda d: [*listdir(d), "ckpt_000000000.jaxnn"])
+    save_step(tmp_path, 2, _state(2.0), keep=1)
+    monkeypatch.undo()
+    assert _names(tmp_path) == ["ckpt_000000002.jaxnn"]
+
+
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "target.jaxnn"
+    save(target, _state(1.0))
+    (tmp_path / "link.jaxnn").symlink_to(target)
+    save(tmp_path / "link.jaxnn", _state(2.0))
+    assert (tmp_path / "link.jaxnn").is_symlink()
+    np.testing.assert_array_equal(load(target, like=_state(0.0))[0]["w"], [2.0, 2.0])
+
+
+def test_lock_refuses_a_second_writer_and_is_released(tmp_path):
+    with checkpoint.lock(tmp_path) as path:
+        assert path == os.path.join(tmp_path, ".lock")
+        with pytest.raises(checkpoint.CheckpointLockedError,
+                           match=rf"in use by another writer \(pid {os.getpid()} on host .+, since "):
+            with checkpoint.lock(tmp_path):
+                pass
+        save_step(tmp_path, 1, _state(1.0), keep=1)
+    with checkpoint.lock(tmp_path):  # released on exit
+        pass
+    assert latest(tmp_path) is not None  # the lock file is no checkpoint
+
+
+HOLDER = """
+import sys, time
+from jaxnn import checkpoint
+with checkpoint.lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_lock_between_two_processes_and_takeover_after_a_crash(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(checkpoint.__file__))
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": "cpu"})
+    try:
+        assert child.stdout.readline() == "locked\n"
+        with pytest.raises(checkpoint.CheckpointLockedError, match=rf"pid {child.pid} on host"):
+            with checkpoint.lock(tmp_path):
+                pass
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    with checkpoint.lock(tmp_path):  # the dead writer's lock is taken over
+        assert f'"pid": {os.getpid()}' in (tmp_path / ".lock").read_text()

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from jaxnn.validation import check_seed
+
 
 class Split(NamedTuple):
     """One split of a data set: inputs ``x`` (float32) and targets ``y`` (int32 labels or float32)."""
@@ -54,7 +56,7 @@ def split(data: Dataset, val_fraction: float, key: jax.Array | int) -> Dataset:
             "part empty; choose a fraction that keeps at least one example on each side."
         )
     if isinstance(key, int | np.integer):
-        key = jax.random.key(int(key))
+        key = jax.random.key(check_seed("key", key))
     order = np.asarray(jax.random.permutation(key, n))
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     train = Split(data.train.x[train_idx], data.train.y[train_idx])

@@ -47,12 +47,14 @@ from jaxnn.sweep import memory
 from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
+from jaxnn.sweep.validate import validate_configs
 from jaxnn.train.steps import mean_metrics
+from jaxnn.validation import check_seed
 
 
 def root_key(key: jax.Array | int) -> jax.Array:
     """``key``, or ``jax.random.key(key)`` for an int seed."""
-    return jax.random.key(int(key)) if isinstance(key, int | np.integer) else key
+    return jax.random.key(check_seed("key", key)) if isinstance(key, int | np.integer) else key
 
 
 def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:
@@ -90,6 +92,7 @@ class Sweep:
         configs = configs if isinstance(configs, Configs) else Configs.from_dicts(list(configs))
         (x, y), (ex, ey) = _splits(data)
         _check_args(build, configs, x.shape[0], batch_size, seeds, chunk_size, memory_budget, eval_batch_size)
+        validate_configs(build, configs)
         self.configs, self.seeds = configs, seeds
         self.batch_size, self.shared_order, self.progress = batch_size, shared_order, progress
         self.chunk_size, self.key = chunk_size, root_key(key)

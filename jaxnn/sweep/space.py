@@ -7,7 +7,8 @@ traced; ``fixed`` and non-numeric ``choice`` are static; ``int_uniform`` and ``c
 for integers that shape the model.
 
 Bounds are checked when the distribution meets its name, in :class:`Space` or :func:`grid`, so the error
-names the field.
+names the field. NaN and Inf are refused there too (a NaN learning rate would train, diverge and rank as if it
+were a result), and so are field names the result table uses for itself (:data:`RESERVED`).
 
 Example::
 
@@ -29,6 +30,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn.validation import check_seed
+
+RESERVED = ("rank", "index", "epochs", "diverged_at")
+"""Columns of a sweep's result table (:meth:`SweepResult.rows`) beside the fields, so no field may be named so.
+Metric columns (``val_loss``, ...) are known only from ``build``; the sweep checks those before training."""
+
 EDGE = 0.05
 """A best value within this fraction of its range's width (log width for log fields) of an end is "at the edge"."""
 
@@ -39,7 +46,7 @@ def is_number(value: Any) -> bool:
 
 
 def _key(key: jax.Array | int) -> jax.Array:
-    return jax.random.key(key) if isinstance(key, int | np.integer) else key
+    return jax.random.key(check_seed("key", key)) if isinstance(key, int | np.integer) else key
 
 
 class Distribution:
@@ -83,6 +90,13 @@ def _check_bounds(kind: str, name: str, low: Any, high: Any, positive: bool = Fa
         raise ValueError(f"{name}: {kind}(low={low!r}, high={high!r}) needs low < high.")
     if positive and low <= 0:
         raise ValueError(f"{name}: {kind}(low={low!r}, high={high!r}) needs low > 0 (it samples log(value)).")
+
+
+def _check_finite(kind: str, name: str, values: Sequence[Any]) -> None:
+    bad = [v for v in values if is_number(v) and not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"{name}: {kind} holds {float(bad[0])}; numeric values must be finite (NaN or Inf would "
+                         f"train, diverge and be ranked as a result).")
 
 
 def _float32s(values: jax.Array) -> list[float]:
@@ -181,6 +195,7 @@ class Choice(Distribution):
             raise ValueError(f"{name}: choice([]) has no options; give at least one.")
         if not self.static and not all(map(is_number, self.options)):
             raise ValueError(f"{name}: choice(static=False) needs numeric options, got {list(self.options)!r}.")
+        _check_finite(f"choice({list(self.options)!r})", name, self.options)
 
     def sample(self, key: jax.Array, n: int) -> list[Any]:
         picks = np.asarray(jax.random.randint(key, (n,), 0, len(self.options)))
@@ -203,6 +218,9 @@ class Fixed(Distribution):
 
     value: Any
     static = True
+
+    def validate(self, name: str) -> None:
+        _check_finite(f"fixed({self.value!r})", name, [self.value])
 
     def sample(self, key: jax.Array, n: int) -> list[Any]:
         return [self.value] * n
@@ -251,6 +269,9 @@ def fixed(value: Any) -> Distribution:
 
 def _checked(fields: Mapping[str, Any], where: str) -> dict[str, Distribution]:
     for name, spec in fields.items():
+        if name in RESERVED:
+            raise ValueError(f"{where}: a field may not be named {name!r}: the sweep's result table has a column "
+                             f"{name!r} of its own (reserved: {', '.join(RESERVED)}); rename the field.")
         if not isinstance(spec, Distribution):
             raise TypeError(f"{where}: field {name!r} is {spec!r}; pass a distribution such as "
                             f"sweep.log_uniform(1e-4, 1e-1), sweep.choice([...]) or sweep.fixed(value).")
@@ -267,7 +288,7 @@ class Configs(Sequence[dict]):
     """
 
     def __init__(self, rows: Sequence[Mapping[str, Any]], specs: Mapping[str, Distribution]):
-        self.specs = dict(specs)
+        self.specs = _checked(specs, "Configs")
         self.rows = [dict(row) for row in rows]
         for i, row in enumerate(self.rows):
             if set(row) != set(self.specs):

@@ -17,7 +17,7 @@ def test_best_ranks_finite_configs_by_the_metric():
     top = result.best(1)[0]
     assert top == {"rank": 1, "index": 3, "lr": 1e-1, "dropout": 0.4, "opt": "adam", "val_loss": pytest.approx(0.2),
                    "val_accuracy": pytest.approx(0.8), "train_loss": pytest.approx(0.18), "epochs": 3,
-                   "diverged_step": None}
+                   "diverged_at": None}
     assert result.diverged.tolist() == [False] * 5 + [True]
     assert result.ranking().tolist() == [3, 2, 4, 1, 0, 5]
 
@@ -52,9 +52,9 @@ def test_table_and_exports(tmp_path):
     assert text[-1].split()[-1] == "diverged@7" and "nan" in text[-1]
     rows = list(csv.DictReader(io.StringIO(result.table(format="csv"))))
     assert [r["index"] for r in rows] == ["3", "2", "4", "1", "0", "5"]
-    assert rows[0]["opt"] == "adam" and rows[-1]["diverged_step"] == "7"
+    assert rows[0]["opt"] == "adam" and rows[-1]["diverged_at"] == "7"
     data = json.loads(result.table("val_accuracy", "json"))
-    assert data[0]["index"] == 3 and data[-1]["val_loss"] is None and data[-1]["diverged_step"] == 7
+    assert data[0]["index"] == 3 and data[-1]["val_loss"] is None and data[-1]["diverged_at"] == 7
     result.save(tmp_path / "t.csv")
     result.save(tmp_path / "t.json")
     result.save(tmp_path / "t.txt")

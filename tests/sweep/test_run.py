@@ -66,13 +66,19 @@ def test_shared_order_equals_a_sequential_loop(standard):
         np.testing.assert_allclose(standard.history["val_loss"][i, 0, -1], val_loss, rtol=2e-5)
 
 
+def _traced(calls):
+    """The calls of build that traced a program; the others are the host-side checks of concrete values."""
+    return [hp for hp in calls if isinstance(hp["lr"], jax.core.Tracer)]
+
+
 def test_static_choices_form_one_program_per_group():
     calls = []
     build = make_build(calls)
     configs = sweep.grid(optimizer=["sgd", "adam"], lr=[0.05, 0.2])
     result = _run(configs, build)
+    calls = _traced(calls)
     assert {hp["optimizer"] for hp in calls} == {"sgd", "adam"}
-    assert all(isinstance(hp["optimizer"], str) and isinstance(hp["lr"], jax.core.Tracer) for hp in calls)
+    assert all(isinstance(hp["optimizer"], str) for hp in calls)
     # The adam group trains exactly as it does next to other sgd configs: groups are separate programs.
     other = sweep.Configs([{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "sgd", "lr": 0.3}, *configs[2:]],
                           configs.specs)
@@ -86,13 +92,13 @@ def test_chunks_equal_one_chunk_and_compile_once(standard):
     chunked = _run(build=build, chunk_size=3)  # chunks of 3 rows: 3 + 1 padded to 3
     np.testing.assert_allclose(chunked.history["val_loss"], standard.history["val_loss"], rtol=1e-5)
     np.testing.assert_allclose(chunked.history["train_loss"], standard.history["train_loss"], rtol=1e-5)
-    traced = len(calls)
+    traced = len(_traced(calls))
     assert traced == 3  # build traced once each for init, the train step and the eval step
     # Seven configs in three chunks of the same size: nothing is traced or compiled again, and a config's
     # result does not depend on its chunk or on how many configs run.
     more = _subset([*CONFIGS, *CONFIGS[:3]])
     again = _run(more, build, chunk_size=3)
-    assert len(calls) == traced
+    assert len(_traced(calls)) == traced
     _equal(again, chunked, slice(0, 4), slice(0, 4))
 
 
@@ -105,8 +111,8 @@ def test_a_diverging_config_leaves_the_others_bitwise_unchanged():
     others = [0, 2, 3]
     _equal(result, calm, others, others)
     assert result.diverged.tolist() == [False, True, False, False]
-    assert result.diverged_step[1, 0] >= 0 and (result.diverged_step[others] == -1).all()
-    epoch = result.diverged_step[1, 0] // (N // BATCH)  # the epoch it diverged in and later ones are NaN
+    assert result.diverged_at[1, 0] >= 0 and (result.diverged_at[others] == -1).all()
+    epoch = result.diverged_at[1, 0] // (N // BATCH)  # the epoch it diverged in and later ones are NaN
     assert np.isnan(result.history["train_loss"][1, 0, epoch:]).all()
     assert np.isfinite(result.history["train_loss"][1, 0, :epoch]).all()
     assert np.isnan(result.history["val_loss"][1, 0, epoch:]).all()

@@ -105,3 +105,42 @@ def test_narrow_and_edge():
     assert Uniform(0, 1).edge(0.97) == "high" and Uniform(0, 1).edge(0.5) is None
     assert sweep.choice([1e-3, 1e-2, 1e-1]).edge(1e-1) == "high"
     assert sweep.choice(["a", "b"]).edge("a") is None and sweep.fixed(3).edge(3) is None
+
+
+# Issue 12 causes 1 and 6: non-finite values and names the result table uses are refused when configs are made.
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, np.float32("nan")])
+def test_nonfinite_values_are_refused_when_configs_are_made(bad):
+    with pytest.raises(ValueError, match=r"lr: choice\(.*\) holds (nan|inf|-inf); numeric values must be finite"):
+        sweep.grid(lr=[0.1, bad])
+    with pytest.raises(ValueError, match=r"lr: choice\(.*\) holds .*must be finite"):
+        sweep.Configs.from_dicts([{"lr": 0.1}, {"lr": bad}])
+    with pytest.raises(ValueError, match=r"lr: choice\(.*\) holds .*must be finite"):
+        sweep.Space(lr=sweep.choice([0.1, bad]))
+    with pytest.raises(ValueError, match=r"wd: fixed\(.*\) holds .*must be finite"):
+        sweep.Space(lr=sweep.uniform(0, 1), wd=sweep.fixed(bad))
+    with pytest.raises(ValueError, match=r"w: choice\(.*\) holds .*must be finite"):
+        sweep.grid(w=sweep.choice([1.0, bad], static=True))
+
+
+@pytest.mark.parametrize("name", ["rank", "index", "epochs", "diverged_at"])
+def test_result_table_columns_are_reserved(name):
+    message = rf"a field may not be named '{name}': the sweep's result table has a column '{name}'"
+    with pytest.raises(ValueError, match="Space: " + message):
+        sweep.Space(**{name: sweep.uniform(0, 1)})
+    with pytest.raises(ValueError, match="grid: " + message):
+        sweep.grid(**{name: [1, 2]})
+    with pytest.raises(ValueError, match="Configs.from_dicts: " + message):
+        sweep.Configs.from_dicts([{name: 1, "lr": 0.1}])
+    with pytest.raises(ValueError, match="Configs: " + message):
+        sweep.Configs([{name: 1}], {name: sweep.fixed(1)})
+
+
+def test_int_seeds_beyond_32_bits_are_refused():
+    assert SPACE.sample(2**32 - 1, 3).rows != SPACE.sample(0, 3).rows
+    for seed, same in [(2**32, 0), (-1, 2**32 - 1)]:
+        with pytest.raises(ValueError, match=rf"key={seed} is not allowed: .*in \[0, 2\*\*32\).*equal key={same}"):
+            SPACE.sample(seed, 3)
+    with pytest.raises(TypeError, match="key=True is not allowed"):
+        SPACE.sample(True, 3)
