@@ -23,6 +23,7 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxnn import checkpoint, multihost
+from jaxnn.data import dataset as data_checks
 from jaxnn.optim import hparams, set_hparams
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch, mean_metrics
@@ -258,8 +259,30 @@ def fit(
     return ts, history
 
 
-def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
-    """``data`` as a pair of device arrays with the same number of examples; clear errors otherwise."""
+def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """``data`` as a pair of device arrays with the same number of examples and values fit to train on.
+
+    Run once per run on the host, before training: NaN or infinite inputs or float targets would otherwise be
+    reported as a diverged run, and an out-of-range integer label trains on a NaN loss. The values are checked
+    on the device in one compiled reduction; only bad data is copied back, to find its first bad entry.
+
+    Args:
+        data: ``(x, y)`` arrays or a ``jaxnn.data`` ``Split``, examples on axis 0.
+        name: what the data is called in the messages (``"data"``, ``"eval_data"``).
+        num_classes: K, when known: integer labels must lie in ``[0, K)``; otherwise they must be ``>= 0``.
+
+    Returns:
+        ``(x, y)`` as JAX arrays.
+
+    Raises:
+        TypeError: ``data`` is not a pair.
+        ValueError: ``x`` and ``y`` differ in length, or a value is bad (the message names the array, the index
+            of its first bad entry and the value, see :func:`jaxnn.data.check_split`).
+
+    Example::
+
+        x, y = train.check_data((x_train, y_train), "data", num_classes=10)
+    """
     try:
         x, y = data
     except (TypeError, ValueError):
@@ -270,7 +293,18 @@ def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "
                          f"and y.shape={y.shape}.")
+    if not bool(_values_ok(x, y, num_classes)):
+        data_checks.check_split(np.asarray(x), np.asarray(y), name, num_classes)
     return x, y
+
+
+@functools.partial(jax.jit, static_argnames="num_classes")
+def _values_ok(x: jax.Array, y: jax.Array, num_classes: int | None) -> jax.Array:
+    # The device-side twin of data.check_split's conditions, which then locates what this finds.
+    ok = jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(y))
+    if jnp.issubdtype(y.dtype, jnp.integer):
+        ok &= jnp.all(y >= 0) & (jnp.all(y < num_classes) if num_classes is not None else True)
+    return ok
 
 
 def _check_args(n: int, epochs: int, batch_size: int, eval_data: Any, eval_step: Any, patience: Any,
