@@ -298,6 +298,43 @@ def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[ja
     return x, y
 
 
+def check_remainder(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: int, drop_last: bool) -> None:
+    """Traces ``train_step`` on the last, partial minibatch an epoch would train on, before anything trains.
+
+    With ``drop_last=False`` and ``len(x) % batch_size`` examples left over, every epoch ends with one step on
+    a smaller batch, which a layer may refuse (BatchNorm in training on a batch of one). The step is traced
+    with :func:`jax.eval_shape` (no FLOPs, once per run), so such a run fails at the start, not after an epoch.
+
+    Args:
+        ts: the state the run starts from.
+        train_step: the step ``fit`` will run.
+        data: the training ``(x, y)`` (only shapes and dtypes are read).
+        batch_size: the minibatch size.
+        drop_last: ``fit``'s ``drop_last``; with True there is no partial batch and nothing is traced.
+
+    Raises:
+        ValueError: the step refuses the partial batch; the message says how many examples it holds and what
+            to change, and carries the step's own error.
+
+    Example::
+
+        train.check_remainder(ts, step, (x_train, y_train), batch_size=64, drop_last=False)
+    """
+    x, y = data
+    rest = x.shape[0] % batch_size
+    if drop_last or rest == 0:
+        return
+    batch = tuple(jax.ShapeDtypeStruct((rest, *a.shape[1:]), a.dtype) for a in (x, y))
+    try:
+        jax.eval_shape(train_step, ts, batch)
+    except ValueError as error:
+        raise ValueError(
+            f"drop_last=False: the last minibatch of every epoch holds {rest} example(s) ({x.shape[0]} examples, "
+            f"batch_size={batch_size}), and the train step refuses it: {error}\nPass drop_last=True, or a "
+            f"batch_size that leaves a larger remainder (or none)."
+        ) from error
+
+
 @functools.partial(jax.jit, static_argnames="num_classes")
 def _values_ok(x: jax.Array, y: jax.Array, num_classes: int | None) -> jax.Array:
     # The device-side twin of data.check_split's conditions, which then locates what this finds.

@@ -68,3 +68,29 @@ def test_check_data_refuses_non_finite_float_targets_and_accepts_clean_regressio
         train.check_data((x, y), "data")
     y[2] = -3.0  # negative float targets are regression targets, not labels
     train.check_data((x, y), "data")
+
+
+def _bn_setup(n):
+    model = nn.Sequential([nn.Dense(4), nn.BatchNorm(), nn.Dense(2)])
+    ts = train.create(model, optim.sgd(0.1), jax.random.key(0), (3,))
+    x = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    return model, ts, (x, (x[:, 0] > 0).astype(np.int32))
+
+
+def test_check_remainder_refuses_a_last_batch_of_one_through_batchnorm():
+    model, ts, data = _bn_setup(9)
+    step = train.make_train_step(model, optim.sgd(0.1))
+    with pytest.raises(ValueError, match=r"(?s)drop_last=False: the last minibatch of every epoch holds 1 example"
+                                         r".*batch_size=4.*BatchNorm\(axis=-1\) in training mode.*shape \(1, 4\)"):
+        train.check_remainder(ts, step, data, batch_size=4, drop_last=False)
+    train.check_remainder(ts, step, data, batch_size=4, drop_last=True)  # no partial batch: nothing to refuse
+    train.check_remainder(ts, step, data, batch_size=3, drop_last=False)  # no remainder
+    train.check_remainder(ts, step, data, batch_size=7, drop_last=False)  # a remainder of 2 is fine
+
+
+def test_fit_never_trains_batchnorm_on_a_batch_of_one():
+    # Before: fit(drop_last=False) with n % batch_size == 1 trained on it, silently.
+    model, ts, data = _bn_setup(9)
+    with pytest.raises(ValueError, match=r"in training mode needs more than one value per feature"):
+        train.fit(ts, train.make_train_step(model, optim.sgd(0.1)), data, epochs=1, batch_size=4, drop_last=False,
+                  progress=False)
