@@ -20,6 +20,8 @@ import jax.numpy as jnp
 from jaxnn import masks
 from jaxnn.validation import check_range
 
+__all__ = ["accuracy", "l2_penalty", "mse", "softmax_cross_entropy"]
+
 
 def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean over the batch of −Σ_k t_k · log softmax(z)_k, via log-softmax (no overflow for large logits).

@@ -31,6 +31,9 @@ import numpy as np
 
 PyTree = Any
 Mask = PyTree | Callable[[PyTree], PyTree]
+"""A bool tree prefix of the params, or a function ``params -> bool tree``."""
+
+__all__ = ["Mask", "every_leaf", "resolve", "weight_matrices"]
 
 
 def weight_matrices(params: PyTree) -> PyTree:
