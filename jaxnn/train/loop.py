@@ -262,9 +262,10 @@ def fit(
 def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[jax.Array, jax.Array]:
     """``data`` as a pair of device arrays with the same number of examples and values fit to train on.
 
-    Run once per run on the host, before training: NaN or infinite inputs or float targets would otherwise be
-    reported as a diverged run, and an out-of-range integer label trains on a NaN loss. The values are checked
-    on the device in one compiled reduction; only bad data is copied back, to find its first bad entry.
+    ``fit``, ``evaluate`` and ``sweep.run`` call it before they train or evaluate: NaN or infinite inputs or
+    float targets would otherwise be reported as a diverged run, and an out-of-range integer label trains on a
+    NaN loss. The values are checked on the device in one compiled reduction; only bad data is copied back, to
+    find its first bad entry.
 
     Args:
         data: ``(x, y)`` arrays or a ``jaxnn.data`` ``Split``, examples on axis 0.
@@ -293,6 +294,9 @@ def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[ja
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "
                          f"and y.shape={y.shape}.")
+    if num_classes is not None and not (isinstance(num_classes, int | np.integer) and num_classes >= 1
+                                        and not isinstance(num_classes, bool)):
+        raise ValueError(f"{name}: num_classes={num_classes!r} is not allowed: it must be None or an int >= 1.")
     if not bool(_values_ok(x, y, num_classes)):
         data_checks.check_split(np.asarray(x), np.asarray(y), name, num_classes)
     return x, y

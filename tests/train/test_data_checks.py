@@ -55,6 +55,9 @@ def test_check_data_with_num_classes_refuses_labels_at_or_above_it():
     y[3] = 3
     with pytest.raises(ValueError, match=r"data: y\[3\] = 3 is not a class label: integer labels must be in \[0, 3\)"):
         train.check_data((x, y), "data", num_classes=3)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=rf"data: num_classes={bad} is not allowed: it must be None or an int"):
+            train.check_data((x, y), "data", num_classes=bad)
     y[3] = 2
     checked_x, checked_y = train.check_data((jnp.asarray(x), y), "data", num_classes=3)
     np.testing.assert_array_equal(checked_y, y)
