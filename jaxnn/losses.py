@@ -17,11 +17,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxnn import masks
 from jaxnn.validation import check_range
 
-WEIGHT_KEYS = frozenset({"w"})
-"""Dict keys that :func:`l2_penalty` treats as weights: every jaxnn layer stores its matrix or kernel under
-``"w"``, its bias under ``"b"`` and BatchNorm's scale and shift under ``"gamma"`` and ``"beta"``."""
+__all__ = ["accuracy", "l2_penalty", "mse", "softmax_cross_entropy"]
 
 
 def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
@@ -29,8 +28,9 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
 
     Args:
         logits: ``(..., K)`` unnormalised scores z.
-        targets: either integer class labels of shape ``logits.shape[:-1]`` (values in [0, K); an out-of-range
-            label gives NaN), or float one-hot / soft probabilities of shape ``logits.shape``.
+        targets: either integer class labels of shape ``logits.shape[:-1]`` (values in [0, K); a label outside
+            it, negative ones included, makes the loss NaN), or float one-hot / soft probabilities of shape
+            ``logits.shape``.
 
     Example::
 
@@ -46,9 +46,9 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
                 f"{logits.shape[:-1]}, got {targets.shape}. Pass one label per example, or float one-hot "
                 f"targets of shape {logits.shape}."
             )
-        # mode="fill" turns an out-of-range label into NaN instead of silently clamping it.
-        picked = jnp.take_along_axis(log_p, targets[..., None], axis=-1, mode="fill", fill_value=jnp.nan)
-        return -jnp.mean(picked[..., 0])
+        valid = _valid_labels(targets, logits.shape[-1])
+        picked = jnp.take_along_axis(log_p, jnp.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
+        return -jnp.mean(jnp.where(valid, picked, jnp.nan))
     if targets.shape != logits.shape:
         raise ValueError(
             f"softmax_cross_entropy: float targets must have the shape of the logits, {logits.shape}, got "
@@ -72,33 +72,46 @@ def mse(predictions: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.mean((predictions - targets) ** 2)
 
 
-def l2_penalty(params: Any, lam: Any) -> jax.Array:
-    """Weight decay ½·λ·Σ_W ‖W‖², summed over the weight matrices and kernels of ``params``.
+def l2_penalty(params: Any, l2: Any, mask: masks.Mask | None = None) -> jax.Array:
+    """The L2 penalty ½·l2·Σ_{W in mask} ‖W‖², summed over the leaves of ``params`` that ``mask`` selects.
 
-    A leaf counts as a weight when its dict key is in :data:`WEIGHT_KEYS` (``"w"``): Dense, Conv and Maxout
-    weights count; biases (``"b"``) and BatchNorm's ``"gamma"``/``"beta"`` do not. Its gradient, λ·W, is the
-    textbooks' weight-decay term. ``lam`` may be traced, so a sweep can ``vmap`` over it. For a stack of
-    models (params with a leading model axis) call it under ``vmap``, otherwise the sum runs over all models.
+    Its gradient, l2·W, is the textbooks' weight-decay term. ``l2`` may be traced, so a sweep can ``vmap`` over
+    it. For a stack of models (params with a leading model axis) call it under ``vmap``: otherwise the sum runs
+    over all models, and the default mask would also count each model's stacked biases.
+
+    Args:
+        params: a tree of arrays (jaxnn, Flax or hand-written).
+        l2: the coefficient, a number ``>= 0``.
+        mask: which leaves count (see :mod:`jaxnn.masks`): a tree prefix of ``params`` with bool leaves, or a
+            function ``params -> bool tree``. Default :func:`jaxnn.masks.weight_matrices`, every leaf with
+            ``ndim >= 2``: weight matrices and kernels whatever their key (``"w"``, ``"kernel"``), not biases or
+            BatchNorm's ``gamma``/``beta``.
+
+    Returns:
+        A scalar.
+
+    Raises:
+        ValueError: ``l2`` is negative or not finite, or ``mask`` is not a tree prefix of ``params``.
+        TypeError: a leaf of ``mask`` is not a bool.
 
     Example::
 
         params, _ = nn.Sequential([nn.Dense(3), nn.BatchNorm(), nn.Dense(2)]).init(key, (4,))
         l2_penalty(params, 0.1)   # 0.05 * (‖params["0"]["w"]‖² + ‖params["2"]["w"]‖²)
+        l2_penalty(params, 0.1, mask={"0": True, "1": False, "2": False})   # 0.05 * ‖params["0"]["w"]‖²
     """
-    check_range("lam", lam, lambda v: v >= 0, "a number >= 0")
-    weights = [
-        leaf
-        for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-        if path and isinstance(path[-1], jax.tree_util.DictKey) and path[-1].key in WEIGHT_KEYS
-    ]
-    return 0.5 * lam * sum((jnp.sum(jnp.square(w)) for w in weights), jnp.zeros(()))
+    check_range("l2", l2, lambda v: v >= 0, "a number >= 0")
+    selected = masks.resolve(mask, params, masks.weight_matrices, "mask")
+    weights = [w for w, keep in zip(jax.tree.leaves(params), jax.tree.leaves(selected)) if keep]
+    return 0.5 * l2 * sum((jnp.sum(jnp.square(w)) for w in weights), jnp.zeros(()))
 
 
 def accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """Fraction of examples whose arg-max logit is the target class.
 
     ``targets`` are integer labels of shape ``logits.shape[:-1]`` or one-hot / soft targets of shape
-    ``logits.shape`` (their arg-max is the class).
+    ``logits.shape`` (their arg-max is the class). A label outside ``[0, K)`` makes the result NaN, as in
+    :func:`softmax_cross_entropy`, rather than counting as a wrong (or, wrapped around, a right) answer.
     """
     logits, targets = jnp.asarray(logits), jnp.asarray(targets)
     labels = targets if jnp.issubdtype(targets.dtype, jnp.integer) else jnp.argmax(targets, axis=-1)
@@ -107,4 +120,10 @@ def accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
             f"accuracy: targets of shape {targets.shape} do not match logits of shape {logits.shape}; pass "
             f"integer labels of shape {logits.shape[:-1]} or one-hot targets of shape {logits.shape}."
         )
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    correct = jnp.where(_valid_labels(labels, logits.shape[-1]), jnp.argmax(logits, axis=-1) == labels, jnp.nan)
+    return jnp.mean(correct)
+
+
+def _valid_labels(labels: jax.Array, num_classes: int) -> jax.Array:
+    # Checked explicitly: indexing would wrap a negative label around to a real class.
+    return (labels >= 0) & (labels < num_classes)

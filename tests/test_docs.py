@@ -21,7 +21,7 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # Tags that make a browser (or the build) fetch a resource: scripts, stylesheets, fonts.
 FETCHED = re.compile(r"<(?:script|link|img)\b[^>]*?(?:src|href)=[\"']([^\"']+)[\"'][^>]*>")
 DOC_TOOLS = ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers")
-API_PACKAGES = ("optim", "nn", "losses", "train", "sweep", "data", "checkpoint")
+API_PACKAGES = ("optim", "nn", "losses", "masks", "train", "sweep", "data", "checkpoint")
 
 
 def missing_images(page: Path) -> list[str]:

@@ -48,8 +48,18 @@ def test_cross_entropy_over_extra_leading_axes_is_a_mean():
     assert float(losses.softmax_cross_entropy(logits, labels)) == pytest.approx(expected, rel=1e-5)
 
 
-def test_cross_entropy_out_of_range_label_is_nan_not_clamped():
-    assert np.isnan(losses.softmax_cross_entropy(LOGITS, np.array([0, 2, 1, 3])))
+@pytest.mark.parametrize("bad", [3, -1, -3, 100])
+def test_cross_entropy_and_accuracy_of_any_out_of_range_label_are_nan(bad):
+    # A negative label used to wrap around to class K + label (so fit learnt class K - 1 for label -1).
+    labels = np.array([0, 2, 1, bad])
+    assert np.isnan(losses.softmax_cross_entropy(LOGITS, labels))
+    assert np.isnan(jax.jit(losses.softmax_cross_entropy)(LOGITS, labels))
+    assert np.isnan(losses.accuracy(LOGITS, labels))
+
+
+def test_cross_entropy_gradient_stays_finite_for_valid_labels_next_to_the_label_check():
+    grad = jax.grad(losses.softmax_cross_entropy)(jnp.asarray(LOGITS), jnp.asarray(LABELS))
+    assert np.all(np.isfinite(grad))
 
 
 def test_cross_entropy_shape_errors():
@@ -93,14 +103,49 @@ def test_l2_penalty_counts_weights_but_not_biases_or_batchnorm():
     np.testing.assert_array_equal(grads["1"]["beta"], 0.0)
 
 
-def test_l2_penalty_of_no_weights_is_zero_and_lam_may_be_traced():
+def test_l2_penalty_of_no_weights_is_zero_and_l2_may_be_traced():
     assert float(losses.l2_penalty({"b": jnp.ones(3)}, 1.0)) == 0.0
     params = {"w": jnp.array([[1.0, 2.0]])}
     np.testing.assert_allclose(
         jax.vmap(losses.l2_penalty, (None, 0))(params, jnp.array([0.0, 1.0, 2.0])), [0, 2.5, 5]
     )
-    with pytest.raises(ValueError, match="lam=-1 is not allowed: lam must be a number >= 0"):
+    with pytest.raises(ValueError, match="l2=-1 is not allowed: l2 must be a number >= 0"):
         losses.l2_penalty(params, -1)
+
+
+def _flax_style_params():
+    rng = np.random.default_rng(1)
+    draw = lambda *shape: jnp.asarray(rng.standard_normal(shape), jnp.float32)  # noqa: E731
+    return {
+        "Conv_0": {"kernel": draw(3, 3, 1, 2), "bias": draw(2)},
+        "BatchNorm_0": {"scale": draw(2), "bias": draw(2)},
+        "Dense_0": {"kernel": draw(8, 4), "bias": draw(4)},
+    }
+
+
+def test_l2_penalty_counts_flax_kernels_by_default_and_follows_an_explicit_mask():
+    # Before the mask, only leaves keyed "w" counted: a Flax model got no penalty at all.
+    params = _flax_style_params()
+    sq = lambda a: float((np.asarray(a, np.float64) ** 2).sum())  # noqa: E731
+    kernels = sq(params["Conv_0"]["kernel"]) + sq(params["Dense_0"]["kernel"])
+    assert float(losses.l2_penalty(params, 0.1)) == pytest.approx(0.05 * kernels, rel=1e-5)
+
+    prefix = {"Conv_0": False, "BatchNorm_0": True, "Dense_0": {"kernel": True, "bias": False}}
+    expected = sq(params["BatchNorm_0"]["scale"]) + sq(params["BatchNorm_0"]["bias"]) + sq(params["Dense_0"]["kernel"])
+    assert float(losses.l2_penalty(params, 0.1, mask=prefix)) == pytest.approx(0.05 * expected, rel=1e-5)
+
+    only_dense = lambda p: {k: k.startswith("Dense") for k in p}  # noqa: E731
+    assert float(losses.l2_penalty(params, 0.1, mask=only_dense)) == pytest.approx(
+        0.05 * (sq(params["Dense_0"]["kernel"]) + sq(params["Dense_0"]["bias"])), rel=1e-5
+    )
+
+
+def test_l2_penalty_refuses_a_mask_that_does_not_fit_the_params():
+    params = _flax_style_params()
+    with pytest.raises(ValueError, match=r"mask is not a tree prefix of the params(.|\n)*Dense_0"):
+        losses.l2_penalty(params, 0.1, mask={"Conv_0": True})
+    with pytest.raises(TypeError, match=r"mask\['Conv_0'\]=1 is not allowed: every leaf of mask must be a Python bool"):
+        losses.l2_penalty(params, 0.1, mask={"Conv_0": 1, "BatchNorm_0": True, "Dense_0": True})
 
 
 def test_accuracy():

@@ -5,7 +5,7 @@
 """
 
 from jaxnn.data.catalog import NAMES, load
-from jaxnn.data.dataset import Dataset, Split, one_hot, split
+from jaxnn.data.dataset import Dataset, Split, check_finite, check_labels, check_split, one_hot, split
 from jaxnn.data.download import DownloadError
 from jaxnn.data.idx import parse_idx, read_idx
 from jaxnn.data.toys import linear_regression, spirals
@@ -15,6 +15,9 @@ __all__ = [
     "Dataset",
     "DownloadError",
     "Split",
+    "check_finite",
+    "check_labels",
+    "check_split",
     "linear_regression",
     "load",
     "one_hot",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -74,11 +74,77 @@ def one_hot(data: Dataset, classes: int) -> Dataset:
     def encode(s: Split | None) -> Split | None:
         if s is None:
             return None
-        if s.y.size and (s.y.min() < 0 or s.y.max() >= classes):
-            raise ValueError(
-                f"one_hot(classes={classes}): labels range over [{s.y.min()}, {s.y.max()}], which does not fit "
-                f"in [0, {classes}); pass the number of classes of the data set."
-            )
+        check_labels(s.y, f"one_hot(classes={classes})", classes)
         return Split(s.x, np.eye(classes, dtype=np.float32)[s.y])
 
     return Dataset(train=encode(data.train), test=encode(data.test), val=encode(data.val))
+
+
+def check_split(x: Any, y: Any, name: str, classes: int | None = None) -> None:
+    """Checks the values of one split on the host: finite inputs and targets, integer labels in range.
+
+    Bad data must not train: a NaN input shows up later as a diverged run (and a search then advises smaller
+    learning rates), and a negative label would index a real class.
+
+    Args:
+        x: the inputs (any shape, examples on axis 0).
+        y: the targets: integer class labels, or floats (one-hot rows, regression targets).
+        name: what the data is called in the message (``"data"``, ``"data.train"``).
+        classes: the number of classes K, when known: integer labels must then lie in ``[0, K)``; otherwise
+            they must be ``>= 0``.
+
+    Raises:
+        ValueError: naming the array, the index of its first bad entry and its value.
+
+    Example::
+
+        check_split(np.ones((2, 3)), np.array([0, 3]), "data", classes=3)   # ValueError: data: y[1] = 3 ...
+    """
+    check_finite(x, f"{name}: x")
+    check_finite(y, f"{name}: y")
+    check_labels(y, name, classes)
+
+
+def check_finite(array: Any, name: str) -> None:
+    """Raises ``ValueError`` naming the first NaN or infinite entry of a floating ``array`` and its index.
+
+    Example::
+
+        check_finite(np.array([1.0, np.nan]), "x")   # ValueError: x[1] = nan is not finite ...
+    """
+    array = np.atleast_1d(array)
+    if array.dtype.kind in "biu":  # bools and integers are always finite; bfloat16 is not np.inexact
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = _first(bad)
+        raise ValueError(
+            f"{name}{list(index)} = {array[index]} is not finite: inputs and targets must be finite numbers "
+            f"(training on it would look like divergence). Clean or drop example {index[0]}."
+        )
+
+
+def check_labels(y: Any, name: str, classes: int | None = None) -> None:
+    """Raises ``ValueError`` naming the first integer label outside ``[0, classes)`` (``< 0`` when classes is None).
+
+    Float targets (one-hot rows, regression) are not labels and pass.
+
+    Example::
+
+        check_labels(np.array([0, -1]), "data")   # ValueError: data: y[1] = -1 is not a class label ...
+    """
+    y = np.atleast_1d(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        return
+    bad = (y < 0) | (y >= classes) if classes is not None else y < 0
+    if bad.any():
+        index = _first(bad)
+        allowed = f"in [0, {classes})" if classes is not None else ">= 0"
+        raise ValueError(
+            f"{name}: y{list(index)} = {y[index]} is not a class label: integer labels must be {allowed}. "
+            f"Fix or drop example {index[0]}; for regression pass float targets."
+        )
+
+
+def _first(bad: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -35,7 +36,8 @@ def BatchNorm(momentum: Any = 0.9, eps: Any = 1e-5, axis: int = -1) -> Layer:
         axis: the feature axis of the batched input (default -1, channels-last); not the batch axis 0.
 
     Params ``{"gamma": ones(C), "beta": zeros(C)}``; state ``{"mean": zeros(C), "var": ones(C)}``.
-    Inputs ``(N, C)``, ``(N, L, C)`` and ``(N, H, W, C)`` all work.
+    Inputs ``(N, C)``, ``(N, L, C)`` and ``(N, H, W, C)`` all work. Training needs more than one value per
+    feature (as PyTorch): a ``(1, C)`` batch raises ``ValueError`` when traced, naming the layer and the shape.
 
     Example::
 
@@ -68,6 +70,14 @@ def BatchNorm(momentum: Any = 0.9, eps: Any = 1e-5, axis: int = -1) -> Layer:
                 "Check the input_shape given to init (one example, no batch axis) and the axis argument.",
             )
         reduce_axes = tuple(i for i in range(x.ndim) if i != feature_axis)
+        if train and math.prod(x.shape[i] for i in reduce_axes) == 1:
+            # One value per feature: the output would be beta, no gradient would pass and the running
+            # variance would decay towards 0. PyTorch refuses it too.
+            raise ValueError(
+                f"{name} in training mode needs more than one value per feature, but received an input of shape "
+                f"{tuple(x.shape)} (a batch of one). Train on batches of at least 2 (with fit(drop_last=False), "
+                f"pick a batch_size that does not leave a last batch of one), or apply it with train=False."
+            )
         if train:
             mean, var = jnp.mean(x, reduce_axes), jnp.var(x, reduce_axes)
             state = {

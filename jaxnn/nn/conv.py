@@ -40,6 +40,25 @@ def padding_pairs(padding: Padding, n: int) -> str | tuple[tuple[int, int], ...]
     )
 
 
+def check_window(layer: str, window: Sequence[int], input_shape: Sequence[int], padding: Any) -> None:
+    """Raises at ``init`` when ``window`` is larger than the (padded) spatial axes of ``input_shape``.
+
+    Such a layer would give an empty output (a later mean is NaN, a later Dense divides by zero). ``padding``
+    is what :func:`padding_pairs` returns; "SAME" pads every axis enough for one window. Inputs of the wrong
+    rank pass here: ``apply`` reports them with the expected shape.
+    """
+    if padding == "SAME" or len(input_shape) != len(window) + 1:
+        return
+    pads = ((0, 0),) * len(window) if padding == "VALID" else padding
+    padded = tuple(size + lo + hi for size, (lo, hi) in zip(input_shape[:-1], pads))
+    if any(size < k for size, k in zip(padded, window)):
+        raise ValueError(
+            f"{layer}: the window {tuple(window)} is larger than its input: input_shape={tuple(input_shape)} has "
+            f"spatial size {padded} after padding, so the output would be empty. Use a smaller window, "
+            f"padding='SAME', or a larger input (fewer pooling or strided layers before this one)."
+        )
+
+
 def _is_size(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -67,6 +86,7 @@ def _conv(
     dimension_numbers = (f"N{letters}C", f"{letters}IO", f"N{letters}C")
 
     def init(key: jax.Array, input_shape: Shape) -> tuple[Params, State]:
+        check_window(name, kernel_size, input_shape, padding)
         w_key, b_key = jax.random.split(key)
         params = {"w": w_init(w_key, (*kernel_size, feature_size(name, input_shape), features))}
         if use_bias:

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnn.nn.conv import Padding, padding_pairs
-from jaxnn.nn.layer import Layer, Params, State, no_params, positive_ints, shape_error
+from jaxnn.nn.conv import Padding, check_window, padding_pairs
+from jaxnn.nn.layer import Layer, Params, Shape, State, positive_ints, shape_error
 
 _Reducer = Callable[[jax.Array, tuple[int, ...], tuple[int, ...], Any], jax.Array]
 
@@ -20,6 +20,12 @@ def _pool(kind: str, window: int | Sequence[int], stride: Any, padding: Padding,
     if stride is not None:
         positive_ints("stride", stride)
     name = f"{kind}({window})"
+
+    def init(key: jax.Array, input_shape: Shape) -> tuple[Params, State]:
+        n = len(window) if isinstance(window, Sequence) else len(input_shape) - 1
+        if n >= 1:
+            check_window(name, positive_ints("window", window, n), input_shape, padding_pairs(padding, n))
+        return {}, {}
 
     def apply(
         params: Params, state: State, x: jax.Array, *, train: bool = False, key: Any = None
@@ -42,7 +48,7 @@ def _pool(kind: str, window: int | Sequence[int], stride: Any, padding: Padding,
             pads = ((0, 0), *pads, (0, 0))
         return reduce(x, dims, strides, pads), state
 
-    return Layer(no_params, apply)
+    return Layer(init, apply)
 
 
 def _max(x: jax.Array, dims: tuple[int, ...], strides: tuple[int, ...], pads: Any) -> jax.Array:

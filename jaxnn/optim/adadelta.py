@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
@@ -35,6 +36,7 @@ def adadelta(
     eps: Any = 1e-6,
     weight_decay: Any = 0.0,
     acc_dtype: Any = None,
+    mask: Mask | None = None,
 ) -> Optimizer:
     r"""AdaDelta (Zeiler 2012), eps **inside** both square roots.
 
@@ -53,6 +55,9 @@ def adadelta(
         eps: ``> 0``, inside both roots.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of ``s`` and ``u``; default the params' dtype.
+        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
+            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
+            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
 
     Example::
 
@@ -69,7 +74,7 @@ def adadelta(
     def update(grads: PyTree, state: AdadeltaState, params: PyTree | None = None) -> tuple[PyTree, AdadeltaState]:
         check_tree(grads, state.sq_grad, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
 
         def leaf(g0: jax.Array, g: jax.Array, s: jax.Array, u: jax.Array, hp: dict[str, jax.Array]) -> tuple:
             rho, eps = hp["rho"], hp["eps"]

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
@@ -33,6 +34,7 @@ def adagrad(
     initial_accumulator: Any = 0.0,
     weight_decay: Any = 0.0,
     acc_dtype: Any = None,
+    mask: Mask | None = None,
 ) -> Optimizer:
     r"""AdaGrad (Duchi, Hazan and Singer 2011), eps **outside** the square root.
 
@@ -49,6 +51,9 @@ def adagrad(
             the state's hyperparameters.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of ``h``; default the params' dtype.
+        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
+            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
+            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
 
     Example::
 
@@ -68,7 +73,7 @@ def adagrad(
     def update(grads: PyTree, state: AdagradState, params: PyTree | None = None) -> tuple[PyTree, AdagradState]:
         check_tree(grads, state.sum_sq, "grads", "the optimizer state's accumulator (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
 
         def leaf(g0: jax.Array, g: jax.Array, h: jax.Array, hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
             new_h = h.astype(g.dtype) + g * g

@@ -7,11 +7,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
     check_float_params,
     check_tree,
+    decay_mask,
     gradients_with_decay,
     is_concrete_zero,
     leafwise,
@@ -40,7 +42,7 @@ class AdamState(NamedTuple):
 
 
 def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: bool, amsgrad: bool,
-          acc_dtype: Any) -> Optimizer:
+          acc_dtype: Any, mask: Mask | None) -> Optimizer:
     spec = HParams(lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
 
@@ -55,9 +57,9 @@ def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: 
         decoupled_decay = decoupled and (decays or params is not None)
         if decoupled:
             g_eff = gradients_with_decay(grads, None, 0.0, required=False)
-            decay_params = require_params(params, grads) if decoupled_decay else grads
+            decay_params = _masked(mask, require_params(params, grads)) if decoupled_decay else grads
         else:
-            g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+            g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
             decay_params = grads
         t = (state.count + 1).astype(jnp.float32)
         nu_max = state.nu_max if amsgrad else state.nu
@@ -83,8 +85,13 @@ def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: 
     return Optimizer(init, update)
 
 
+def _masked(mask: Mask | None, params: PyTree) -> PyTree:
+    # Zeros where the mask is off: + weight_decay · 0 leaves those leaves' steps exactly as they were.
+    return jax.tree.map(lambda p, keep: p if keep else jnp.zeros_like(p), params, decay_mask(mask, params))
+
+
 def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight_decay: Any = 0.0,
-         acc_dtype: Any = None) -> Optimizer:
+         acc_dtype: Any = None, mask: Mask | None = None) -> Optimizer:
     r"""Adam (Kingma and Ba 2015) with bias correction, eps **outside** the square root.
 
     .. math::
@@ -103,6 +110,9 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
         eps: ``> 0``, added to ``√v̂``.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of ``m`` and ``v``; default the params' dtype.
+        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
+            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
+            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
 
     Example::
 
@@ -110,11 +120,11 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
         state = opt.init(params)
         updates, state = opt.update(grads, state, params)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=False, acc_dtype=acc_dtype)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=False, acc_dtype=acc_dtype, mask=mask)
 
 
 def amsgrad(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight_decay: Any = 0.0,
-            acc_dtype: Any = None) -> Optimizer:
+            acc_dtype: Any = None, mask: Mask | None = None) -> Optimizer:
     r"""AMSGrad (Reddi, Kale and Kumar 2018): Adam with a non-decreasing second moment.
 
     .. math::
@@ -125,17 +135,17 @@ def amsgrad(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, wei
     bias-corrected (PyTorch's ``Adam(amsgrad=True)``); optax's ``amsgrad`` takes it over the bias-corrected ``v̂``.
 
     Args:
-        lr, b1, b2, eps, weight_decay, acc_dtype: as in :func:`adam`.
+        lr, b1, b2, eps, weight_decay, acc_dtype, mask: as in :func:`adam`.
 
     Example::
 
         opt = optim.amsgrad(lr=1e-3)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=True, acc_dtype=acc_dtype)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=True, acc_dtype=acc_dtype, mask=mask)
 
 
 def adamw(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight_decay: Any = 0.01,
-          acc_dtype: Any = None) -> Optimizer:
+          acc_dtype: Any = None, mask: Mask | None = None) -> Optimizer:
     r"""AdamW (Loshchilov and Hutter 2019): Adam with **decoupled** weight decay.
 
     .. math::
@@ -146,11 +156,11 @@ def adamw(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weigh
     ``adamw`` and PyTorch's ``AdamW``), so a schedule on ``lr`` also schedules the decay.
 
     Args:
-        lr, b1, b2, eps, acc_dtype: as in :func:`adam`.
+        lr, b1, b2, eps, acc_dtype, mask: as in :func:`adam`.
         weight_decay: decoupled coefficient ``wd >= 0``; ``update`` then needs ``params``.
 
     Example::
 
         opt = optim.adamw(lr=1e-3, weight_decay=0.01)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=True, amsgrad=False, acc_dtype=acc_dtype)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=True, amsgrad=False, acc_dtype=acc_dtype, mask=mask)

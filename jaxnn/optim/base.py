@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import masks
+
 PyTree = Any
 InitFn = Callable[[PyTree], PyTree]
 UpdateFn = Callable[..., tuple[PyTree, PyTree]]
@@ -117,19 +119,26 @@ def compute_dtype(dtype: Any) -> Any:
     return jnp.promote_types(dtype, jnp.float32)
 
 
-def gradients_with_decay(grads: PyTree, params: PyTree | None, weight_decay: PyTree, required: bool) -> PyTree:
+def gradients_with_decay(grads: PyTree, params: PyTree | None, weight_decay: PyTree, required: bool,
+                         mask: masks.Mask | None = None) -> PyTree:
     """``g + weight_decay · p`` in the compute dtype (the textbooks' L2 term added to the gradient).
 
     ``weight_decay`` is a scalar or a tree prefix of ``grads``. Whenever ``params`` are passed the term is
-    added, so a decay set later with ``set_hparams`` takes effect; ``params`` may be omitted only when the
-    decay was zero at construction (``required`` False).
+    added to the leaves that ``mask`` selects (:func:`decay_mask`), so a decay set later with ``set_hparams``
+    takes effect; ``params`` may be omitted only when the decay was zero at construction (``required`` False).
     """
     grads = jax.tree.map(lambda g: jnp.asarray(g, compute_dtype(jnp.asarray(g).dtype)), grads)
     if params is None and not required:
         return grads
     decay = broadcast_to_tree(weight_decay, grads)
     params = require_params(params, grads)
-    return jax.tree.map(lambda g, p, wd: g + wd * jnp.asarray(p, g.dtype), grads, params, decay)
+    return jax.tree.map(lambda g, p, wd, keep: g + wd * jnp.asarray(p, g.dtype) if keep else g,
+                        grads, params, decay, decay_mask(mask, params))
+
+
+def decay_mask(mask: masks.Mask | None, params: PyTree) -> PyTree:
+    """The optimizers' ``mask=`` as one bool per leaf of ``params``; default every leaf (torch.optim, optax)."""
+    return masks.resolve(mask, params, masks.every_leaf, "mask")
 
 
 def leafwise(fn: Callable[..., tuple[Any, ...]], tree: PyTree, *others: PyTree) -> tuple[PyTree, ...]:

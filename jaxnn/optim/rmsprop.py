@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
@@ -34,6 +35,7 @@ def rmsprop(
     eps: Any = 1e-8,
     weight_decay: Any = 0.0,
     acc_dtype: Any = None,
+    mask: Mask | None = None,
 ) -> Optimizer:
     r"""RMSprop (Tieleman and Hinton 2012), eps **outside** the square root, no bias correction.
 
@@ -49,6 +51,9 @@ def rmsprop(
         eps: ``> 0``, added to ``√h``.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of ``h``; default the params' dtype.
+        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
+            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
+            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
 
     Example::
 
@@ -64,7 +69,7 @@ def rmsprop(
     def update(grads: PyTree, state: RmspropState, params: PyTree | None = None) -> tuple[PyTree, RmspropState]:
         check_tree(grads, state.nu, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
 
         def leaf(g0: jax.Array, g: jax.Array, h: jax.Array, hp: dict[str, jax.Array]) -> tuple[jax.Array, ...]:
             rho = hp["decay"]

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
@@ -34,6 +35,7 @@ def sgd(
     nesterov: bool = False,
     weight_decay: Any = 0.0,
     acc_dtype: Any = None,
+    mask: Mask | None = None,
 ) -> Optimizer:
     r"""Stochastic gradient descent, optionally with momentum (velocity form) or Nesterov momentum.
 
@@ -56,6 +58,9 @@ def sgd(
         nesterov: use Nesterov momentum.
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: dtype of the velocity; default the params' dtype.
+        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
+            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
+            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
 
     Example::
 
@@ -77,7 +82,7 @@ def sgd(
         if has_velocity:
             check_tree(grads, state.velocity, "grads", "the optimizer state's velocity (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
-        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays)
+        g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
         if not has_velocity:
             (updates,) = leafwise(
                 lambda g0, g, h: ((-h["lr"] * g).astype(g0.dtype),), grads, g_eff, per_leaf(hp, grads)
@@ -96,19 +101,21 @@ def sgd(
     return Optimizer(init, update)
 
 
-def momentum(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
+def momentum(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None,
+             mask: Mask | None = None) -> Optimizer:
     """Classical momentum: ``v ← μ·v − lr·g``, ``p ← p + v``. Same as ``sgd(lr, momentum=mu)``.
 
     μ is stored in the state as the ``momentum`` hyperparameter, as in :func:`sgd`.
     """
     validate("mu", mu)
-    return sgd(lr, momentum=mu, weight_decay=weight_decay, acc_dtype=acc_dtype)
+    return sgd(lr, momentum=mu, weight_decay=weight_decay, acc_dtype=acc_dtype, mask=mask)
 
 
-def nesterov(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None) -> Optimizer:
+def nesterov(lr: Any = 0.01, mu: Any = 0.9, weight_decay: Any = 0.0, acc_dtype: Any = None,
+             mask: Mask | None = None) -> Optimizer:
     """Nesterov momentum: ``v' ← μ·v − lr·g``, ``p ← p − μ·v + (1+μ)·v'``. Same as ``sgd(lr, mu, nesterov=True)``.
 
     μ is stored in the state as the ``momentum`` hyperparameter, as in :func:`sgd`.
     """
     validate("mu", mu)
-    return sgd(lr, momentum=mu, nesterov=True, weight_decay=weight_decay, acc_dtype=acc_dtype)
+    return sgd(lr, momentum=mu, nesterov=True, weight_decay=weight_decay, acc_dtype=acc_dtype, mask=mask)

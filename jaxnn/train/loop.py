@@ -23,6 +23,7 @@ from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jaxnn import checkpoint, multihost
+from jaxnn.data import dataset as data_checks
 from jaxnn.optim import hparams, set_hparams
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch, mean_metrics
@@ -258,8 +259,31 @@ def fit(
     return ts, history
 
 
-def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
-    """``data`` as a pair of device arrays with the same number of examples; clear errors otherwise."""
+def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """``data`` as a pair of device arrays with the same number of examples and values fit to train on.
+
+    ``fit``, ``evaluate`` and ``sweep.run`` call it before they train or evaluate: NaN or infinite inputs or
+    float targets would otherwise be reported as a diverged run, and an out-of-range integer label trains on a
+    NaN loss. The values are checked on the device in one compiled reduction; only bad data is copied back, to
+    find its first bad entry.
+
+    Args:
+        data: ``(x, y)`` arrays or a ``jaxnn.data`` ``Split``, examples on axis 0.
+        name: what the data is called in the messages (``"data"``, ``"eval_data"``).
+        num_classes: K, when known: integer labels must lie in ``[0, K)``; otherwise they must be ``>= 0``.
+
+    Returns:
+        ``(x, y)`` as JAX arrays.
+
+    Raises:
+        TypeError: ``data`` is not a pair.
+        ValueError: ``x`` and ``y`` differ in length, or a value is bad (the message names the array, the index
+            of its first bad entry and the value, see :func:`jaxnn.data.check_split`).
+
+    Example::
+
+        x, y = train.check_data((x_train, y_train), "data", num_classes=10)
+    """
     try:
         x, y = data
     except (TypeError, ValueError):
@@ -270,7 +294,58 @@ def check_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "
                          f"and y.shape={y.shape}.")
+    if num_classes is not None and not (isinstance(num_classes, int | np.integer) and num_classes >= 1
+                                        and not isinstance(num_classes, bool)):
+        raise ValueError(f"{name}: num_classes={num_classes!r} is not allowed: it must be None or an int >= 1.")
+    if not bool(_values_ok(x, y, num_classes)):
+        data_checks.check_split(np.asarray(x), np.asarray(y), name, num_classes)
     return x, y
+
+
+def check_remainder(ts: TrainState, train_step: TrainStep, data: Batch, batch_size: int, drop_last: bool) -> None:
+    """Traces ``train_step`` on the last, partial minibatch an epoch would train on, before anything trains.
+
+    With ``drop_last=False`` and ``len(x) % batch_size`` examples left over, every epoch ends with one step on
+    a smaller batch, which a layer may refuse (BatchNorm in training on a batch of one). The step is traced
+    with :func:`jax.eval_shape` (no FLOPs, once per run), so such a run fails at the start, not after an epoch.
+
+    Args:
+        ts: the state the run starts from.
+        train_step: the step ``fit`` will run.
+        data: the training ``(x, y)`` (only shapes and dtypes are read).
+        batch_size: the minibatch size.
+        drop_last: ``fit``'s ``drop_last``; with True there is no partial batch and nothing is traced.
+
+    Raises:
+        ValueError: the step refuses the partial batch; the message says how many examples it holds and what
+            to change, and carries the step's own error.
+
+    Example::
+
+        train.check_remainder(ts, step, (x_train, y_train), batch_size=64, drop_last=False)
+    """
+    x, y = data
+    rest = x.shape[0] % batch_size
+    if drop_last or rest == 0:
+        return
+    batch = tuple(jax.ShapeDtypeStruct((rest, *a.shape[1:]), a.dtype) for a in (x, y))
+    try:
+        jax.eval_shape(train_step, ts, batch)
+    except ValueError as error:
+        raise ValueError(
+            f"drop_last=False: the last minibatch of every epoch holds {rest} example(s) ({x.shape[0]} examples, "
+            f"batch_size={batch_size}), and the train step refuses it: {error}\nPass drop_last=True, or a "
+            f"batch_size that leaves a larger remainder (or none)."
+        ) from error
+
+
+@functools.partial(jax.jit, static_argnames="num_classes")
+def _values_ok(x: jax.Array, y: jax.Array, num_classes: int | None) -> jax.Array:
+    # The device-side twin of data.check_split's conditions, which then locates what this finds.
+    ok = jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(y))
+    if jnp.issubdtype(y.dtype, jnp.integer):
+        ok &= jnp.all(y >= 0) & (jnp.all(y < num_classes) if num_classes is not None else True)
+    return ok
 
 
 def _check_args(n: int, epochs: int, batch_size: int, eval_data: Any, eval_step: Any, patience: Any,

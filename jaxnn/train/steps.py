@@ -8,9 +8,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn import losses
+from jaxnn import losses, masks
 from jaxnn.optim import Optimizer, apply_updates
 from jaxnn.train.state import TrainState
+from jaxnn.validation import check_range
 
 Batch = tuple[jax.Array, jax.Array]
 Metric = Callable[[jax.Array, jax.Array], jax.Array]
@@ -23,25 +24,41 @@ def make_train_step(
     loss: Callable[[jax.Array, jax.Array], jax.Array] = losses.softmax_cross_entropy,
     l2: Any = 0.0,
     metrics: Mapping[str, Metric] = DEFAULT_METRICS,
+    l2_mask: masks.Mask | None = None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Builds one pure training step.
 
-    The step minimises ``loss(model(x), y) + l2_penalty(params, l2)`` (½·λ·Σ‖W‖² over weight matrices, the
-    textbooks' weight decay) with one optimizer update. The dropout key is ``fold_in(ts.key, ts.step)``, so a
-    run is reproducible and a resumed run draws the same masks.
+    The step minimises ``loss(model(x), y) + l2_penalty(params, l2, l2_mask)`` (½·l2·Σ‖W‖² over the masked
+    leaves, by default the weight matrices and kernels: the textbooks' weight decay) with one optimizer update.
+    The dropout key is ``fold_in(ts.key, ts.step)``, so a run is reproducible and a resumed run draws the same
+    masks.
 
     Args:
         model: a layer with ``apply(params, state, x, train=True, key=...) -> (outputs, state)``.
         optimizer: an ``Optimizer``.
         loss: ``loss(outputs, targets) -> scalar`` (mean over the batch).
-        l2: the L2 coefficient λ (may be a traced value in a sweep).
+        l2: the L2 coefficient, ``>= 0`` (may be a traced value in a sweep).
         metrics: extra ``name -> fn(outputs, targets)`` reported per step (default: accuracy; pass ``{}`` for
             regression).
+        l2_mask: which params ``l2`` penalises (see :mod:`jaxnn.masks`): a bool tree prefix of the params or a
+            function ``params -> bool tree``. Default :func:`jaxnn.masks.weight_matrices`, every leaf with
+            ``ndim >= 2`` whatever its key (jaxnn's ``"w"``, Flax's ``"kernel"``), not biases or BatchNorm's
+            scale and offset.
 
     Returns:
         ``step(ts, (x, y)) -> (ts, {"loss": data loss without the L2 term, **metrics})``. Jit it, scan it or
         vmap it; it closes over nothing that changes.
+
+    Raises:
+        ValueError: ``l2`` is negative or not finite (here, when concrete); ``l2_mask`` does not fit the params
+            (when the step is first traced).
+
+    Example::
+
+        step = train.make_train_step(model, optim.sgd(0.1), l2=1e-4)                      # weight matrices only
+        step = train.make_train_step(model, optim.sgd(0.1), l2=1e-4, l2_mask={"0": True, "2": False})
     """
+    check_range("l2", l2, lambda v: v >= 0, "a number >= 0")
 
     def step(ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         x, y = batch
@@ -50,7 +67,8 @@ def make_train_step(
         def objective(params: Any) -> tuple[jax.Array, tuple[jax.Array, jax.Array, Any]]:
             outputs, model_state = model.apply(params, ts.model_state, x, train=True, key=dropout_key)
             data_loss = loss(outputs, y)
-            return data_loss + losses.l2_penalty(params, l2), (data_loss, outputs, model_state)
+            mask = masks.resolve(l2_mask, params, masks.weight_matrices, "l2_mask")
+            return data_loss + losses.l2_penalty(params, l2, mask), (data_loss, outputs, model_state)
 
         grads, (data_loss, outputs, model_state) = jax.grad(objective, has_aux=True)(ts.params)
         updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)

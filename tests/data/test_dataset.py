@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxnn.data import Dataset, Split, one_hot, split
+from jaxnn.data import Dataset, Split, check_split, one_hot, split
 
 
 def _data(n=20):
@@ -58,8 +58,21 @@ def test_one_hot_every_split():
 
 
 def test_one_hot_label_out_of_range():
-    with pytest.raises(ValueError, match=r"one_hot\(classes=3\).*\[0, 3\]"):
+    with pytest.raises(ValueError, match=r"one_hot\(classes=3\): y\[\d+\] = [34] is not a class label: .*\[0, 3\)"):
         one_hot(_data(), 3)
+
+
+def test_check_split_names_the_array_the_first_bad_index_and_the_value():
+    x = np.zeros((4, 2, 3), np.float32)
+    x[2, 1, 0], x[3, 0, 0] = np.inf, np.nan
+    with pytest.raises(ValueError, match=r"^train: x\[2, 1, 0\] = inf is not finite.*example 2\.$"):
+        check_split(x, np.arange(4), "train")
+    with pytest.raises(ValueError, match=r"^val: y\[1\] = -2 is not a class label: integer labels must be >= 0"):
+        check_split(np.zeros((3, 1)), np.array([0, -2, -1]), "val")
+    with pytest.raises(ValueError, match=r"y\[2\] = 7 is not a class label: integer labels must be in \[0, 5\)"):
+        check_split(np.zeros((3, 1)), np.array([0, 4, 7]), "val", classes=5)
+    check_split(np.zeros((3, 1)), np.array([[0.0], [-2.0], [5.0]]), "regression")  # float targets: not labels
+    check_split(np.zeros((3, 1), np.uint8), np.array([0, 4, 2], np.uint8), "images", classes=5)
 
 
 def test_containers_are_pytrees():

@@ -196,3 +196,24 @@ def test_bad_arguments(kwargs, error, message):
 def test_batch_axis_cannot_be_the_feature_axis():
     with pytest.raises(ValueError, match="feature axis 0"):
         nn.BatchNorm(axis=0).init(jax.random.key(0), (3,))
+
+
+def test_training_on_a_batch_of_one_raises_naming_the_layer_and_the_shape():
+    # Before: the output was beta, no gradient passed and the running variance halved towards 0.
+    bn = nn.BatchNorm()
+    params, state = bn.init(jax.random.key(0), (3,))
+    with pytest.raises(ValueError, match=r"BatchNorm\(axis=-1\) in training mode .* shape \(1, 3\) \(a batch of one\)"):
+        bn.apply(params, state, jnp.ones((1, 3)), train=True)
+    with pytest.raises(ValueError, match=r"shape \(1, 1, 1, 2\)"):
+        jax.eval_shape(lambda x: nn.BatchNorm().apply(*nn.BatchNorm().init(jax.random.key(0), (1, 1, 2)), x,
+                                                       train=True), jax.ShapeDtypeStruct((1, 1, 1, 2), jnp.float32))
+
+
+def test_one_example_with_several_values_per_feature_and_evaluation_on_one_still_work():
+    bn = nn.BatchNorm()
+    params, state = bn.init(jax.random.key(0), (4, 2))
+    x = jnp.asarray(random(0, (1, 4, 2)), jnp.float32)
+    y, _ = bn.apply(params, state, x, train=True)  # 4 values per feature, as PyTorch allows
+    np.testing.assert_allclose(y, np_batchnorm_train(np.asarray(x), 1.0, 0.0)[0], rtol=1e-4, atol=1e-5)
+    y, _ = bn.apply(params, state, x[:, :1], train=False)
+    np.testing.assert_allclose(y, x[:, :1] / np.sqrt(1 + EPS), rtol=1e-6)

@@ -1,5 +1,7 @@
 """Conv1D and Conv2D against a direct NumPy cross-correlation, and against jax.lax in another layout."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,3 +129,27 @@ def test_wrong_rank_or_channels_names_layer_and_shapes():
 def test_bad_arguments(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         nn.Conv2D(4, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "layer, input_shape, window, padded",
+    [
+        (nn.Conv2D(4, 5), (3, 3, 1), (5, 5), (3, 3)),  # used to give an output of shape (0, 0, 4)
+        (nn.Conv2D(4, (2, 4), padding=((0, 0), (1, 0))), (6, 2, 1), (2, 4), (6, 3)),
+        (nn.Conv1D(2, 7, padding=2), (2, 3), (7,), (6,)),
+    ],
+)
+def test_a_kernel_larger_than_its_input_fails_at_init(layer, input_shape, window, padded):
+    with pytest.raises(ValueError, match=rf"Conv[12]D.*the window {re.escape(str(window))} is larger than its input: "
+                                         rf"input_shape={re.escape(str(input_shape))} has spatial size "
+                                         rf"{re.escape(str(padded))} after padding"):
+        layer.init(jax.random.key(0), input_shape)
+
+
+def test_a_kernel_that_fits_only_with_padding_is_fine_and_the_check_reaches_later_layers():
+    params, _ = nn.Conv1D(2, 5, padding=1).init(jax.random.key(0), (3, 1))
+    assert params["w"].shape == (5, 1, 2)
+    assert nn.Conv2D(2, 5, padding="SAME").output_shape((3, 3, 1)) == (3, 3, 2)
+    model = nn.Sequential([nn.Conv2D(2, 3), nn.MaxPool(2), nn.Conv2D(2, 3)])  # 6 -> 4 -> 2, then 3 > 2
+    with pytest.raises(ValueError, match=r"window \(3, 3\) is larger than its input: input_shape=\(2, 2, 2\)"):
+        model.init(jax.random.key(0), (6, 6, 1))

@@ -67,3 +67,22 @@ def test_wrong_rank_names_layer_and_shapes():
         nn.AvgPool(2).apply({}, {}, jnp.ones((4, 3)))
     with pytest.raises(ValueError, match="window must be positive"):
         nn.MaxPool(0)
+
+
+@pytest.mark.parametrize(
+    "layer, input_shape, match",
+    [
+        (nn.MaxPool(4), (3, 3, 2), r"MaxPool\(4\): the window \(4, 4\) is larger than its input: .*\(3, 3, 2\)"),
+        (nn.AvgPool((2, 5), stride=1), (8, 4, 1), r"AvgPool\(\(2, 5\)\): the window \(2, 5\) .* spatial size \(8, 4\)"),
+        (nn.MaxPool(3, padding=((0, 0),)), (2, 5), r"MaxPool\(3\): the window \(3,\) .* input_shape=\(2, 5\)"),
+    ],
+)
+def test_a_window_larger_than_its_input_fails_at_init(layer, input_shape, match):
+    # Before: init passed and apply returned an empty array (a later mean is NaN).
+    with pytest.raises(ValueError, match=match):
+        layer.init(jax.random.key(0), input_shape)
+
+
+def test_a_window_that_fits_after_padding_initialises():
+    assert nn.MaxPool(4, padding="SAME").output_shape((3, 3, 2)) == (1, 1, 2)
+    assert nn.AvgPool(4, padding=1).output_shape((2, 2, 1)) == (1, 1, 1)

@@ -61,3 +61,55 @@ def test_eval_step_uses_running_statistics_and_no_dropout():
     metrics = train.make_eval_step(model)(ts, (x, y))
     logits, _ = model.apply(ts.params, ts.model_state, x, train=False)
     assert float(metrics["loss"]) == pytest.approx(float(losses.softmax_cross_entropy(logits, y)))
+
+
+def _flax_style_dense(units):
+    """A Dense layer keyed as Flax keys it (``kernel``/``bias``), written against the Layer contract."""
+
+    def init(key, input_shape):
+        kernel = jax.random.normal(key, (input_shape[-1], units)) * 0.5
+        return {"kernel": kernel, "bias": jnp.linspace(-1.0, 1.0, units)}, {}
+
+    def apply(params, state, x, *, train=False, key=None):
+        return x @ params["kernel"] + params["bias"], state
+
+    return nn.Layer(init, apply)
+
+
+@pytest.mark.parametrize(
+    "l2_mask, decay_kernel, decay_bias",
+    [
+        (None, True, False),
+        ({"0": {"kernel": False, "bias": True}}, False, True),
+        (lambda p: {"0": False}, False, False),
+    ],
+)
+def test_l2_reaches_flax_style_kernels_and_follows_l2_mask(l2_mask, decay_kernel, decay_bias):
+    # Before l2_mask, the penalty counted only leaves keyed "w": this model was trained with no L2 at all.
+    model = nn.Sequential([_flax_style_dense(3)])
+    lr, l2 = 0.5, 0.3
+    opt = optim.sgd(lr)
+    ts = train.create(model, opt, jax.random.key(0), (4,))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=8)
+    w = np.asarray(ts.params["0"]["kernel"], np.float64)
+    b = np.asarray(ts.params["0"]["bias"], np.float64)
+
+    ts1, _ = jax.jit(train.make_train_step(model, opt, l2=l2, l2_mask=l2_mask))(ts, (x, y))
+
+    dz = (_softmax(x @ w + b) - np.eye(3)[y]) / 8
+    grad_w = x.T @ dz + (l2 * w if decay_kernel else 0.0)
+    grad_b = dz.sum(axis=0) + (l2 * b if decay_bias else 0.0)
+    np.testing.assert_allclose(ts1.params["0"]["kernel"], w - lr * grad_w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ts1.params["0"]["bias"], b - lr * grad_b, rtol=1e-5, atol=1e-6)
+
+
+def test_make_train_step_refuses_bad_l2_and_l2_mask_before_training():
+    model = nn.Sequential([nn.Dense(2)])
+    ts = train.create(model, optim.sgd(0.1), jax.random.key(0), (3,))
+    with pytest.raises(ValueError, match="l2=-0.5 is not allowed: l2 must be a number >= 0"):
+        train.make_train_step(model, optim.sgd(0.1), l2=-0.5)
+    step = train.make_train_step(model, optim.sgd(0.1), l2=0.1, l2_mask={"1": True})
+    with pytest.raises(ValueError, match="l2_mask is not a tree prefix of the params"):
+        jax.eval_shape(step, ts, (jnp.ones((4, 3)), jnp.zeros(4, jnp.int32)))
