@@ -223,4 +223,5 @@ def _describe_kind(kind: StateKind) -> str:
         *([f"{kind.parts} inner state(s)"] if kind.parts else []),
     ]
     origin = f", made by {made_by(kind)}" if made_by else ""
-    return f"a {kind.type.__name__} ({'; '.join(parts)}{origin})"
+    article = "an" if kind.type.__name__[0] in "AEIOU" else "a"
+    return f"{article} {kind.type.__name__} ({'; '.join(parts)}{origin})"

@@ -85,7 +85,7 @@ def _check_schedule(name: str, schedule: Schedule) -> None:
         ok, allowed = RULES[name.rsplit(".", 1)[-1]]
         low, high = bounds
         check_range(name, np.array([low, high]), ok, f"{allowed} at every step, but over the steps t >= 0 it "
-                    f"takes values from {low:.8g} to {high:.8g}", shown=repr(schedule))
+                    f"takes values from {np.float32(low)!s} to {np.float32(high)!s}", shown=repr(schedule))
 
 
 class Schedule:
