@@ -20,7 +20,7 @@ from jaxnn.optim.base import (
     leafwise,
     zeros_like_tree,
 )
-from jaxnn.optim.hyperparams import HParams, per_leaf
+from jaxnn.optim.hyperparams import HParams, per_leaf, validate
 
 
 class SgdState(NamedTuple):
@@ -79,6 +79,8 @@ def sgd(
     """
     check_acc_dtype(acc_dtype)
     has_velocity = nesterov or not is_concrete_zero(momentum)
+    if not has_velocity:
+        validate("momentum", momentum)  # not stored, so HParams does not see it; momentum=False is no number either
     spec = HParams(lr=lr, weight_decay=weight_decay, **({"momentum": momentum} if has_velocity else {}))
     decays = not is_concrete_zero(weight_decay)
     kind = StateKind(SgdState, spec.names, () if has_velocity else ("velocity",))

@@ -126,11 +126,14 @@ def test_subnormal_eps_is_refused_and_the_smallest_normal_is_safe(make):
     np.testing.assert_array_equal(updates["w"], np.zeros(3))
 
 
-@pytest.mark.parametrize("make, name", [(optim.sgd, "lr"), (optim.sgd, "momentum"), (optim.adam, "b1"),
-                                        (optim.clip_by_global_norm, "max_norm")])
-def test_bools_are_not_numbers(make, name):
-    with pytest.raises(TypeError, match=rf"{name}=True is not allowed: {name} must be .*, got dtype bool"):
-        make(**{name: True})
+@pytest.mark.parametrize(
+    "make, name, value",
+    [(optim.sgd, "lr", True), (optim.sgd, "momentum", True), (optim.sgd, "momentum", False), (optim.adam, "b1", True),
+     (optim.clip_by_global_norm, "max_norm", True)],
+)
+def test_bools_are_not_numbers(make, name, value):
+    with pytest.raises(TypeError, match=rf"{name}={value} is not allowed: {name} must be .*, got dtype bool"):
+        make(**{name: value})
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
