@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     epochs = args.epochs
     dataset = mlp.load(args)
     classes = int(dataset.train.y.max()) + 1
-    opt = optim.momentum(lr=0.05, mu=0.9)
+    opt = optim.momentum(lr=0.05, momentum=0.9)
     runs = {}
     for name in ACTIVATIONS:
         model = build_model(name, classes)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
              for name, run in runs.items()}
     summary = {
         **mlp.describe(args, dataset),
-        "model": f"MLP in-{HIDDEN}-{HIDDEN}-classes, lecun_normal init; momentum(lr=0.05, mu=0.9), batch 100",
+        "model": f"MLP in-{HIDDEN}-{HIDDEN}-classes, lecun_normal init; momentum(lr=0.05, momentum=0.9), batch 100",
         "epochs": epochs,
         "seeds": SEEDS,
         "final_mean_over_seeds": final,

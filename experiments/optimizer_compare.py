@@ -2,7 +2,7 @@
 
 The network is the textbook's ``MultiLayerNet``: 4 hidden ReLU layers of 100 units with He initialisation,
 batch 128, 2,000 iterations of random minibatches, every optimizer at its jaxnn default (SGD lr 0.01;
-Momentum and Nesterov lr 0.01, mu 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95;
+Momentum and Nesterov lr 0.01, momentum 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95;
 Adam and AMSGrad lr 1e-3). All eight start from the same weights, see the same minibatches and run in one
 compiled program. What the figure shows: plain SGD is the slowest by far; momentum and the adaptive methods
 drop the loss much faster, AdaGrad fastest at first (as in the textbook's figure), Adam, AMSGrad and

@@ -36,8 +36,8 @@ THRESHOLD = 1e-3
 
 OPTIMIZERS: dict[str, tuple[Callable[[], optim.Optimizer], str]] = {
     "SGD": (lambda: optim.sgd(lr=0.95), "lr=0.95"),
-    "Momentum": (lambda: optim.momentum(lr=0.1, mu=0.9), "lr=0.1, mu=0.9"),
-    "Nesterov": (lambda: optim.nesterov(lr=0.1, mu=0.9), "lr=0.1, mu=0.9"),
+    "Momentum": (lambda: optim.momentum(lr=0.1, momentum=0.9), "lr=0.1, momentum=0.9"),
+    "Nesterov": (lambda: optim.nesterov(lr=0.1, momentum=0.9), "lr=0.1, momentum=0.9"),
     "AdaGrad": (lambda: optim.adagrad(lr=1.5), "lr=1.5"),
     "RMSprop": (lambda: optim.rmsprop(lr=0.15, decay=0.9), "lr=0.15, decay=0.9"),
     "AdaDelta": (lambda: optim.adadelta(lr=1.0, rho=0.95, eps=1e-2), "lr=1.0, rho=0.95, eps=1e-2"),

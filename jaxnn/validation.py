@@ -1,7 +1,13 @@
 """The one range check behind every hyperparameter argument in jaxnn.
 
-Hyperparameters may be traced (a sweep ``vmap`` s over a learning rate, a dropout rate, an init std), so only
-concrete values can be checked; traced ones pass and are the caller's responsibility.
+A value is checked as it will be stored and used: cast to float32 first, so ``1e39`` (``inf`` in float32) and
+``0.999999999`` (``1.0``) are judged by what training would see, not by their float64 spelling. Bools are not
+numbers here: ``lr=True`` is refused.
+
+Hyperparameters may be traced (a sweep ``vmap`` s over a learning rate, a dropout rate, an init std). A traced
+value's dtype is checked at trace time; its value cannot be, so every public entry point that accepts traced
+hyperparameters checks their concrete values on the host first (a sweep validates each config's values before
+it stacks them), and this check skips them.
 """
 
 from __future__ import annotations
@@ -13,27 +19,52 @@ import jax
 import numpy as np
 
 
-def check_range(name: str, value: Any, ok: Callable[[np.ndarray], Any], allowed: str) -> None:
-    """Raises when a concrete ``value`` (a number, an array or a pytree of them) is not finite or fails ``ok``.
+def check_range(
+    name: str,
+    value: Any,
+    ok: Callable[[np.ndarray], Any],
+    allowed: str,
+    *,
+    dtype: Any = np.float32,
+    shown: str | None = None,
+) -> None:
+    """Raises when ``value`` (a number, an array or a pytree of them), cast to ``dtype``, is not finite or fails ``ok``.
 
     Args:
         name: the argument's name, as the user wrote it.
-        value: the value to check; tracers are skipped.
-        ok: elementwise predicate on a float64 NumPy array.
+        value: the value to check; tracers get their dtype checked only.
+        ok: elementwise predicate on a float64 NumPy array holding the value after the cast to ``dtype``.
         allowed: what is allowed, in words ("a number in [0, 1)").
+        dtype: the dtype the value is stored or computed in.
+        shown: how to show the value in the message, when ``repr(value)`` is not what the user wrote.
 
     Raises:
-        TypeError: for non-numeric values.
-        ValueError: for out-of-range or non-finite values; the message names ``name``, ``value`` and ``allowed``.
+        TypeError: for non-numeric, bool or complex values.
+        ValueError: for out-of-range or non-finite values; the message names ``name``, the value and ``allowed``.
+
+    Example::
+
+        check_range("rate", 0.5, lambda r: (r >= 0) & (r < 1), "a number in [0, 1)")
     """
+    shown = repr(value) if shown is None else shown
     for leaf in jax.tree.leaves(value):
+        kind = np.dtype(leaf.dtype) if isinstance(leaf, jax.core.Tracer) else np.asarray(leaf).dtype
+        if not np.issubdtype(kind, np.number) or np.issubdtype(kind, np.complexfloating):
+            raise TypeError(f"{name}={shown} is not allowed: {name} must be {allowed}, got dtype {kind}.")
         if isinstance(leaf, jax.core.Tracer):
             continue
-        array = np.asarray(leaf)
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
-            raise TypeError(f"{name}={value!r} is not allowed: {name} must be {allowed}, got dtype {array.dtype}.")
-        if not np.all(np.isfinite(array) & ok(array.astype(np.float64))):
-            raise ValueError(f"{name}={value!r} is not allowed: {name} must be {allowed}.")
+        with np.errstate(over="ignore", under="ignore"):
+            stored = np.asarray(leaf).astype(dtype)
+        if not _passes(stored, ok):
+            # Say so when only the cast made it fail: the user's spelling looks allowed.
+            cast = f" (as {np.dtype(dtype).name}, the dtype it is stored in, it is {stored})"
+            cast = cast if _passes(np.asarray(leaf), ok) else ""
+            raise ValueError(f"{name}={shown} is not allowed{cast}: {name} must be {allowed}.")
+
+
+def _passes(array: np.ndarray, ok: Callable[[np.ndarray], Any]) -> bool:
+    as_float64 = array.astype(np.float64)
+    return bool(np.all(np.isfinite(as_float64) & ok(as_float64)))
 
 
 SEED_LIMIT = 2**32

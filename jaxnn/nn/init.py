@@ -73,7 +73,7 @@ def normal(std: Any) -> Initializer:
     """N(0, std²): the *weight_init_std* of *Deep Learning from Scratch* (``normal(0.01)``, ``normal(1.0)``).
 
     Raises:
-        ValueError: if a concrete ``std`` is negative.
+        ValueError: if a concrete ``std`` is negative or not finite in float32 (``normal(1e39)``).
     """
     check_range("std", std, lambda s: s >= 0, "a number >= 0")
 
@@ -88,7 +88,7 @@ def uniform(scale: Any) -> Initializer:
     """U(−scale, scale), symmetric about zero (std = scale/√3).
 
     Raises:
-        ValueError: if a concrete ``scale`` is negative.
+        ValueError: if a concrete ``scale`` is negative or not finite in float32.
     """
     check_range("scale", scale, lambda s: s >= 0, "a number >= 0")
 

@@ -11,7 +11,10 @@ from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
+    StateKind,
+    check_acc_dtype,
     check_float_params,
+    check_state,
     check_tree,
     gradients_with_decay,
     is_concrete_zero,
@@ -52,26 +55,36 @@ def adadelta(
     Args:
         lr: learning rate ``>= 0`` (Zeiler's method has none; 1.0 recovers it).
         rho: ``ρ`` in ``[0, 1)``.
-        eps: ``> 0``, inside both roots.
+        eps: inside both roots; at least the smallest normal float32,
+            ``1.1754944e-38`` (a subnormal eps is flushed to 0).
         weight_decay: coupled L2 coefficient ``>= 0``.
-        acc_dtype: dtype of ``s`` and ``u``; default the params' dtype.
+        acc_dtype: floating-point dtype of ``s`` and ``u``; default the params' dtype.
         mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
             or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
             ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+
+    Raises:
+        ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
+            step; at ``init``, a per-layer value that does not fit the params (both trees are shown).
+        TypeError: a non-numeric or bool hyperparameter or a non-floating ``acc_dtype``; at ``update``, a state
+            that this optimizer's ``init`` did not make.
 
     Example::
 
         opt = optim.adadelta()
     """
+    check_acc_dtype(acc_dtype)
     spec = HParams(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
+    kind = StateKind(AdadeltaState, spec.names)
 
     def init(params: PyTree) -> AdadeltaState:
         check_float_params(params)
         zeros = zeros_like_tree(params, acc_dtype)
-        return AdadeltaState(jnp.zeros([], jnp.int32), zeros, zeros, spec.init())
+        return AdadeltaState(jnp.zeros([], jnp.int32), zeros, zeros, spec.init(params))
 
     def update(grads: PyTree, state: AdadeltaState, params: PyTree | None = None) -> tuple[PyTree, AdadeltaState]:
+        check_state(state, kind, "adadelta")
         check_tree(grads, state.sq_grad, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
         g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
@@ -83,7 +96,7 @@ def adadelta(
             new_u = rho * u.astype(g.dtype) + (1.0 - rho) * delta * delta
             return (-hp["lr"] * delta).astype(g0.dtype), new_s.astype(s.dtype), new_u.astype(u.dtype)
 
-        updates, sq_grad, sq_delta = leafwise(leaf, grads, g_eff, state.sq_grad, state.sq_delta, per_leaf(hp, grads))
+        updates, sq_grad, sq_delta = leafwise(leaf, 3, grads, g_eff, state.sq_grad, state.sq_delta, per_leaf(hp, grads))
         return updates, AdadeltaState(state.count + 1, sq_grad, sq_delta, state.hparams)
 
     return Optimizer(init, update)

@@ -11,7 +11,10 @@ from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
+    StateKind,
+    check_acc_dtype,
     check_float_params,
+    check_state,
     check_tree,
     gradients_with_decay,
     is_concrete_zero,
@@ -46,31 +49,41 @@ def adagrad(
 
     Args:
         lr: learning rate ``>= 0`` (number, array, tree prefix of the params, or schedule).
-        eps: ``> 0``, added to ``√h``.
+        eps: added to ``√h``; at least the smallest normal float32,
+            ``1.1754944e-38`` (a subnormal eps is flushed to 0).
         initial_accumulator: starting value of ``h``, ``>= 0``; used by ``init`` only, so it is not one of
             the state's hyperparameters.
         weight_decay: coupled L2 coefficient ``>= 0``.
-        acc_dtype: dtype of ``h``; default the params' dtype.
+        acc_dtype: floating-point dtype of ``h``; default the params' dtype.
         mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
             or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
             ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+
+    Raises:
+        ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
+            step; at ``init``, a per-layer value that does not fit the params (both trees are shown).
+        TypeError: a non-numeric or bool hyperparameter or a non-floating ``acc_dtype``; at ``update``, a state
+            that this optimizer's ``init`` did not make.
 
     Example::
 
         opt = optim.adagrad(lr=1.5)
     """
     validate("initial_accumulator", initial_accumulator)  # an init-time value: not a state hyperparameter
+    check_acc_dtype(acc_dtype)
     spec = HParams(lr=lr, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
+    kind = StateKind(AdagradState, spec.names)
 
     def init(params: PyTree) -> AdagradState:
         check_float_params(params)
         sum_sq = jax.tree.map(
             lambda p: jnp.full(jnp.shape(p), initial_accumulator, acc_dtype or jnp.asarray(p).dtype), params
         )
-        return AdagradState(jnp.zeros([], jnp.int32), sum_sq, spec.init())
+        return AdagradState(jnp.zeros([], jnp.int32), sum_sq, spec.init(params))
 
     def update(grads: PyTree, state: AdagradState, params: PyTree | None = None) -> tuple[PyTree, AdagradState]:
+        check_state(state, kind, "adagrad")
         check_tree(grads, state.sum_sq, "grads", "the optimizer state's accumulator (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
         g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
@@ -80,7 +93,7 @@ def adagrad(
             u = -hp["lr"] * g / (jnp.sqrt(new_h) + hp["eps"])
             return u.astype(g0.dtype), new_h.astype(h.dtype)
 
-        updates, sum_sq = leafwise(leaf, grads, g_eff, state.sum_sq, per_leaf(hp, grads))
+        updates, sum_sq = leafwise(leaf, 2, grads, g_eff, state.sum_sq, per_leaf(hp, grads))
         return updates, AdagradState(state.count + 1, sum_sq, state.hparams)
 
     return Optimizer(init, update)

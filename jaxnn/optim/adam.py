@@ -11,7 +11,10 @@ from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
+    StateKind,
+    check_acc_dtype,
     check_float_params,
+    check_state,
     check_tree,
     decay_mask,
     gradients_with_decay,
@@ -40,18 +43,25 @@ class AdamState(NamedTuple):
     nu_max: PyTree | None
     hparams: dict[str, PyTree]
 
+    @staticmethod
+    def made_by(kind: StateKind) -> str:
+        return "adam or adamw" if "nu_max" in kind.absent else "amsgrad"
+
 
 def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: bool, amsgrad: bool,
-          acc_dtype: Any, mask: Mask | None) -> Optimizer:
+          acc_dtype: Any, mask: Mask | None, name: str) -> Optimizer:
+    check_acc_dtype(acc_dtype)
     spec = HParams(lr=lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
+    kind = StateKind(AdamState, spec.names, () if amsgrad else ("nu_max",))
 
     def init(params: PyTree) -> AdamState:
         check_float_params(params)
         zeros = zeros_like_tree(params, acc_dtype)
-        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros, zeros if amsgrad else None, spec.init())
+        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros, zeros if amsgrad else None, spec.init(params))
 
     def update(grads: PyTree, state: AdamState, params: PyTree | None = None) -> tuple[PyTree, AdamState]:
+        check_state(state, kind, name)
         check_tree(grads, state.mu, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
         decoupled_decay = decoupled and (decays or params is not None)
@@ -79,7 +89,7 @@ def _adam(lr: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any, *, decoupled: 
             return u.astype(g0.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype), new_vmax.astype(vmax.dtype)
 
         hp_leaf = per_leaf(hp, grads)
-        updates, mu, nu, new_nu_max = leafwise(leaf, grads, g_eff, decay_params, state.mu, state.nu, nu_max, hp_leaf)
+        updates, mu, nu, new_nu_max = leafwise(leaf, 4, grads, g_eff, decay_params, state.mu, state.nu, nu_max, hp_leaf)
         return updates, AdamState(state.count + 1, mu, nu, new_nu_max if amsgrad else None, state.hparams)
 
     return Optimizer(init, update)
@@ -107,12 +117,19 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
         lr: learning rate ``>= 0`` (number, array, tree prefix of the params, or schedule).
         b1: ``β1`` in ``[0, 1)``.
         b2: ``β2`` in ``[0, 1)``.
-        eps: ``> 0``, added to ``√v̂``.
+        eps: added to ``√v̂``; at least the smallest normal float32, ``1.1754944e-38`` (a subnormal eps is
+            flushed to 0, and a zero gradient would then give 0/0).
         weight_decay: coupled L2 coefficient ``>= 0``.
-        acc_dtype: dtype of ``m`` and ``v``; default the params' dtype.
+        acc_dtype: floating-point dtype of ``m`` and ``v``; default the params' dtype.
         mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
             or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
             ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+
+    Raises:
+        ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
+            step; at ``init``, a per-layer value that does not fit the params (both trees are shown).
+        TypeError: a non-numeric or bool hyperparameter or a non-floating ``acc_dtype``; at ``update``, a state
+            that this optimizer's ``init`` did not make (an AMSGrad state given to ``adam``, an SGD state, ...).
 
     Example::
 
@@ -120,7 +137,8 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
         state = opt.init(params)
         updates, state = opt.update(grads, state, params)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=False, acc_dtype=acc_dtype, mask=mask)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=False, acc_dtype=acc_dtype, mask=mask,
+                 name="adam")
 
 
 def amsgrad(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight_decay: Any = 0.0,
@@ -137,11 +155,15 @@ def amsgrad(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, wei
     Args:
         lr, b1, b2, eps, weight_decay, acc_dtype, mask: as in :func:`adam`.
 
+    Raises:
+        ValueError, TypeError: as in :func:`adam`.
+
     Example::
 
         opt = optim.amsgrad(lr=1e-3)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=True, acc_dtype=acc_dtype, mask=mask)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=True, acc_dtype=acc_dtype, mask=mask,
+                 name="amsgrad")
 
 
 def adamw(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight_decay: Any = 0.01,
@@ -159,8 +181,12 @@ def adamw(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weigh
         lr, b1, b2, eps, acc_dtype, mask: as in :func:`adam`.
         weight_decay: decoupled coefficient ``wd >= 0``; ``update`` then needs ``params``.
 
+    Raises:
+        ValueError, TypeError: as in :func:`adam`.
+
     Example::
 
         opt = optim.adamw(lr=1e-3, weight_decay=0.01)
     """
-    return _adam(lr, b1, b2, eps, weight_decay, decoupled=True, amsgrad=False, acc_dtype=acc_dtype, mask=mask)
+    return _adam(lr, b1, b2, eps, weight_decay, decoupled=True, amsgrad=False, acc_dtype=acc_dtype, mask=mask,
+                 name="adamw")

@@ -47,8 +47,9 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     return jax.tree.map(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates)
 
 
-def _describe(tree: PyTree) -> str:
-    shapes = jax.tree.map(lambda x: f"{jnp.dtype(x.dtype).name}{list(jnp.shape(x))}", tree)
+def describe_tree(tree: PyTree) -> str:
+    """``tree`` with each leaf shown as ``dtype[shape]``, for error messages."""
+    shapes = jax.tree.map(lambda x: f"{jnp.result_type(x).name}{list(jnp.shape(x))}", tree)
     return str(shapes)
 
 
@@ -63,7 +64,7 @@ def check_tree(tree: PyTree, reference: PyTree, name: str, reference_name: str) 
     if not same:
         raise ValueError(
             f"{name} do not match {reference_name}: every leaf must have the same path and shape.\n"
-            f"  {name}: {_describe(tree)}\n  {reference_name}: {_describe(reference)}\n"
+            f"  {name}: {describe_tree(tree)}\n  {reference_name}: {describe_tree(reference)}\n"
             f"Pass {name} computed for the same params that the optimizer state was initialised with."
         )
 
@@ -99,8 +100,17 @@ def broadcast_to_tree(value: PyTree, tree: PyTree) -> PyTree:
 
 
 def global_norm(tree: PyTree) -> jax.Array:
-    """The L2 norm of all leaves of ``tree`` taken together, computed in float32."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.asarray(x, jnp.float32))) for x in jax.tree.leaves(tree)))
+    """The L2 norm of all leaves of ``tree`` taken together, ``√(Σ |x|²)``, computed in float32.
+
+    A complex leaf counts its modulus (real and imaginary parts); an empty tree has norm 0.
+    """
+    return jnp.sqrt(sum((_squared_norm(x) for x in jax.tree.leaves(tree)), jnp.zeros([], jnp.float32)))
+
+
+def _squared_norm(x: Any) -> jax.Array:
+    x = jnp.asarray(x)
+    x = x.astype(jnp.complex64 if jnp.iscomplexobj(x) else jnp.float32)
+    return jnp.sum(jnp.real(x * jnp.conj(x)))
 
 
 def require_params(params: PyTree | None, grads: PyTree) -> PyTree:
@@ -141,14 +151,86 @@ def decay_mask(mask: masks.Mask | None, params: PyTree) -> PyTree:
     return masks.resolve(mask, params, masks.every_leaf, "mask")
 
 
-def leafwise(fn: Callable[..., tuple[Any, ...]], tree: PyTree, *others: PyTree) -> tuple[PyTree, ...]:
+def leafwise(
+    fn: Callable[..., tuple[Any, ...]], outputs: int, tree: PyTree, *others: PyTree
+) -> tuple[PyTree, ...]:
     """Calls ``fn(leaf, *matching)`` for each leaf of ``tree`` and returns its outputs as trees shaped like ``tree``.
 
     ``others`` have ``tree``'s structure or extend it below its leaves (dicts of hyperparameters per leaf);
-    ``fn`` returns a tuple, and output ``i`` of every call is gathered into tree ``i``.
+    ``fn`` returns a tuple of ``outputs`` values, and value ``i`` of every call is gathered into tree ``i``. A
+    tree without leaves (``{}``, ``{"w": None}``) gives ``outputs`` empty trees of its structure, as optax does.
     """
     leaves, treedef = jax.tree.flatten(tree)
     columns = [treedef.flatten_up_to(other) for other in others]
     results = [fn(*args) for args in zip(leaves, *columns)]
-    n_outputs = len(results[0]) if results else 0
-    return tuple(treedef.unflatten([r[i] for r in results]) for i in range(n_outputs))
+    return tuple(treedef.unflatten([r[i] for r in results]) for i in range(outputs))
+
+
+def check_acc_dtype(acc_dtype: Any) -> None:
+    """Raises ``TypeError`` unless ``acc_dtype`` is None or a floating-point dtype (moments must hold fractions)."""
+    try:
+        floating = acc_dtype is None or jnp.issubdtype(jnp.dtype(acc_dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(
+            f"acc_dtype={acc_dtype!r} is not allowed: acc_dtype must be None (the params' dtype) or a "
+            f"floating-point dtype such as jnp.float32 or jnp.bfloat16; an integer or bool accumulator would "
+            f"truncate the moments to 0."
+        )
+
+
+class StateKind(NamedTuple):
+    """What ``update`` needs of a state, all static: its type, hyperparameter names and which buffers it keeps.
+
+    Attributes:
+        type: the state's class.
+        hparams: the names of its hyperparameters, sorted.
+        absent: the buffers that are None in it (a plain SGD state has no velocity, an Adam state no nu_max).
+        parts: how many inner states it holds (a ``chain`` one per transformation, a wrapper one).
+    """
+
+    type: type
+    hparams: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    parts: int = 0
+
+
+def state_kind(state: Any) -> StateKind:
+    """The :class:`StateKind` of a state, read from its Python structure."""
+    fields = getattr(state, "_fields", ())
+    hparams = getattr(state, "hparams", None)
+    states = getattr(state, "states", None)
+    return StateKind(
+        type(state),
+        tuple(sorted(hparams)) if isinstance(hparams, dict) else (),
+        tuple(field for field in fields if getattr(state, field) is None),
+        len(states) if isinstance(states, tuple) else int(hasattr(state, "inner")),
+    )
+
+
+def check_state(state: Any, kind: StateKind, optimizer: str) -> None:
+    """Raises ``TypeError`` unless ``state`` is of the kind that ``optimizer``'s own ``init`` makes.
+
+    A state carries its optimizer's hyperparameters, so another optimizer's state would run with them (an
+    ``sgd(0.5)`` fed an ``adam(1e-3)`` state steps with lr 1e-3). Runs at trace time, so it costs nothing per step.
+    """
+    found = state_kind(state)
+    if found != kind:
+        raise TypeError(
+            f"{optimizer}.update: the state was not made by this optimizer's init. It is {_describe_kind(found)}; "
+            f"{optimizer}.init makes {_describe_kind(kind)}. Pass the state that this optimizer's init returned "
+            f"(or build the optimizer that made it)."
+        )
+
+
+def _describe_kind(kind: StateKind) -> str:
+    made_by = getattr(kind.type, "made_by", None)
+    parts = [
+        f"hyperparameters {', '.join(kind.hparams)}" if kind.hparams else "no hyperparameters",
+        *([f"no {', '.join(kind.absent)}"] if kind.absent else []),
+        *([f"{kind.parts} inner state(s)"] if kind.parts else []),
+    ]
+    origin = f", made by {made_by(kind)}" if made_by else ""
+    article = "an" if kind.type.__name__[0] in "AEIOU" else "a"
+    return f"{article} {kind.type.__name__} ({'; '.join(parts)}{origin})"

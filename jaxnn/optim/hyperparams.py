@@ -23,15 +23,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn.optim.base import broadcast_to_tree
+from jaxnn.optim.base import broadcast_to_tree, describe_tree
 from jaxnn.validation import check_range
 
 PyTree = Any
 
-# One table serves the constructors, the schedules and set_hparams, keyed by the last part of a name.
+# One table serves the constructors, the schedules and set_hparams, keyed by the last part of a name. Values are
+# judged after the cast to float32, the dtype they are stored in (jaxnn.validation.check_range).
 _NONNEGATIVE = (lambda v: v >= 0, "a number >= 0")
 _UNIT = (lambda v: (v >= 0) & (v < 1), "a number in [0, 1)")
 _POSITIVE = (lambda v: v > 0, "a number > 0")
+# A subnormal eps is flushed to zero on CPUs (and most accelerators), so a zero gradient would divide 0 by 0.
+_TINY = float(np.finfo(np.float32).tiny)
+_EPS = (lambda v: v >= _TINY, f"a number >= {_TINY:.8g} (the smallest normal float32; smaller values are flushed to 0)")
 RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "lr": _NONNEGATIVE,
     "lr0": _NONNEGATIVE,
@@ -40,46 +44,88 @@ RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "weight_decay": _NONNEGATIVE,
     "initial_accumulator": _NONNEGATIVE,
     "momentum": _UNIT,
-    "mu": _UNIT,
     "b1": _UNIT,
     "b2": _UNIT,
     "decay": _UNIT,
     "rho": _UNIT,
-    "eps": _POSITIVE,
-    "factor": _POSITIVE,
+    "eps": _EPS,
+    "factor": (lambda v: (v > 0) & (v <= 1), "a number in (0, 1] (a decay: the schedule never grows)"),
     "every": _POSITIVE,
     "total_steps": _POSITIVE,
     "warmup_steps": _POSITIVE,
     "max_norm": _POSITIVE,
 }
+# The parameters that every built-in schedule's values lie between (with 0 for the decays): checking them against
+# the range of the hyperparameter they schedule bounds the schedule at every step (see Schedule).
+LEVELS = ("lr0", "final")
 
 
 def validate(name: str, value: Any) -> None:
     """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`.
 
+    A schedule's level (``lr.lr0``, ``momentum.final``) must also fit the range of the hyperparameter it
+    schedules: ``momentum.lr0=1.5`` is refused as ``momentum=1.5`` would be.
+
     Raises:
+        TypeError: for a non-numeric or bool value.
         ValueError: naming ``name``, ``value`` and the allowed range. Traced values pass unchecked.
     """
-    check_range(name, value, *RULES[name.rsplit(".", 1)[-1]])
+    owner, _, last = name.rpartition(".")
+    check_range(name, value, *RULES[last])
+    scheduled = owner.rpartition(".")[2]
+    if last in LEVELS and scheduled in RULES:
+        ok, allowed = RULES[scheduled]
+        check_range(name, value, ok, f"{allowed}, as every value of the schedule it sets for {scheduled}")
+
+
+def _check_schedule(name: str, schedule: Schedule) -> None:
+    """Checks the values a schedule takes over every step ``t >= 0`` against the range of ``name``."""
+    bounds = schedule.range()
+    if bounds is not None:
+        ok, allowed = RULES[name.rsplit(".", 1)[-1]]
+        low, high = bounds
+        check_range(name, np.array([low, high]), ok, f"{allowed} at every step, but over the steps t >= 0 it "
+                    f"takes values from {np.float32(low)!s} to {np.float32(high)!s}", shown=repr(schedule))
 
 
 class Schedule:
     """A hyperparameter as a pure function of the step, whose numeric parameters live in the optimizer state.
 
     ``fn(params, step)`` receives the parameters as a dict of float32 arrays and the number of updates already
-    applied (0 for the first update) as float32. A schedule is also callable on its own, ``schedule(step)``,
+    applied (0 for the first update) as float32. ``bounds(params)`` returns ``(low, high)``, the smallest and
+    largest values ``fn`` takes over all steps ``t >= 0`` (their closure: a decay to 0 has ``low = 0``); an
+    optimizer checks both against the range of the hyperparameter the schedule sets, so a schedule is valid at
+    every step it can reach, not only at step 0. A schedule is also callable on its own, ``schedule(step)``,
     for plotting.
+
+    Example::
+
+        halve = optim.Schedule(lambda p, t: p["lr0"] * 0.5 ** t, lambda p: (0.0, p["lr0"]), lr0=0.1)
+        opt = optim.sgd(halve)
     """
 
-    def __init__(self, fn: Callable[[dict[str, jax.Array], jax.Array], jax.Array], **params: Any):
+    def __init__(
+        self,
+        fn: Callable[[dict[str, jax.Array], jax.Array], jax.Array],
+        bounds: Callable[[dict[str, np.ndarray]], tuple[Any, Any]],
+        **params: Any,
+    ):
         for name, value in params.items():
             validate(name, value)
         self.fn = fn
+        self.bounds = bounds
         self.params = params
 
     def __call__(self, step: Any) -> jax.Array:
         params = {name: jnp.asarray(value, jnp.float32) for name, value in self.params.items()}
         return self.fn(params, jnp.asarray(step, jnp.float32))
+
+    def range(self) -> tuple[float, float] | None:
+        """``(low, high)`` over all steps for the parameters as stored (float32); None when one is traced."""
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(self.params)):
+            return None
+        low, high = self.bounds({name: np.asarray(value, np.float32) for name, value in self.params.items()})
+        return float(low), float(high)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={value!r}" for name, value in self.params.items())
@@ -89,8 +135,9 @@ class Schedule:
 class HParams:
     """The static half of an optimizer's hyperparameters: validation, and which of them are schedules.
 
-    ``init()`` gives the dynamic half, the float32 leaves stored in the state; ``resolve(stored, count)``
-    gives each hyperparameter's value for the current step.
+    ``init(params)`` gives the dynamic half, the float32 leaves stored in the state, after checking that every
+    per-layer value fits the params; ``resolve(stored, count)`` gives each hyperparameter's value for the current
+    step; ``names`` are the keys of the stored dict, which ``update`` checks a state against.
     """
 
     def __init__(self, **values: Any):
@@ -98,13 +145,17 @@ class HParams:
         self.schedules: dict[str, Schedule] = {}
         for name, value in values.items():
             if isinstance(value, Schedule):
-                validate(name, value(0))  # the schedule's own parameters were checked; its value must fit too
+                _check_schedule(name, value)  # its own parameters were checked; its values must fit too
                 self.schedules[name] = value
             else:
                 validate(name, value)
                 self.values[name] = value
+        scheduled = [f"{name}.{key}" for name, schedule in self.schedules.items() for key in schedule.params]
+        self.names: tuple[str, ...] = tuple(sorted([*self.values, *scheduled]))
 
-    def init(self) -> dict[str, PyTree]:
+    def init(self, params: PyTree) -> dict[str, PyTree]:
+        for name, value in self.values.items():
+            check_fits(name, value, params, "the params")
         stored = {name: jax.tree.map(_as_float32, value) for name, value in self.values.items()}
         for name, schedule in self.schedules.items():
             stored.update({f"{name}.{key}": _as_float32(value) for key, value in schedule.params.items()})
@@ -120,6 +171,28 @@ class HParams:
 
 def _as_float32(value: Any) -> jax.Array:
     return jnp.asarray(value, jnp.float32)
+
+
+def check_fits(name: str, value: PyTree, tree: PyTree, tree_name: str) -> None:
+    """Raises ``ValueError`` showing both trees unless ``value`` is a tree prefix of ``tree`` that broadcasts to it.
+
+    Every leaf of ``value`` must broadcast to the shape of each leaf of ``tree`` below it, leaving that shape as
+    it is. Shapes and structures are static, so this costs nothing per step.
+    """
+    try:
+        spread = broadcast_to_tree(value, tree)
+        fits = all(
+            np.broadcast_shapes(jnp.shape(v), jnp.shape(t)) == jnp.shape(t)
+            for v, t in zip(jax.tree.leaves(spread), jax.tree.leaves(tree))
+        )
+    except (ValueError, TypeError):  # the structures differ, or shapes do not broadcast at all
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name}={value!r} does not fit {tree_name}: a per-layer {name} must be a tree prefix of {tree_name} "
+            f"(the same keys, down to where it holds one value for a whole subtree), and each of its values must "
+            f"broadcast to the shape of every leaf below it.\n  {name}: {value!r}\n  {tree_name}: {describe_tree(tree)}"
+        )
 
 
 def per_leaf(hp: Mapping[str, PyTree], tree: PyTree) -> PyTree:
@@ -168,11 +241,17 @@ def set_hparams(state: Any, **values: Any) -> Any:
     """Returns a copy of ``state`` with the named hyperparameters replaced.
 
     A name is a full name from :func:`hparams` or an unambiguous dotted suffix of one (``lr`` for ``1.lr``).
-    New values are validated like constructor arguments, cast to float32 and broadcast to the stored shape,
-    so a jitted step that takes the state does not recompile.
+    New values are validated like constructor arguments (after the cast to float32 they are stored in), and
+    broadcast to the stored shape, so a jitted step that takes the state does not recompile. A new level of a
+    schedule (``lr.lr0``, ``momentum.final``) must also fit the scheduled hyperparameter's range; since every
+    built-in schedule stays between its levels and 0 (``factor <= 1``, ``k >= 0``), that keeps it in range at
+    every step for every hyperparameter whose range holds 0 (all but ``eps``, whose schedules are checked over
+    all steps only when the optimizer is built).
 
     Raises:
-        ValueError: for an unknown or ambiguous name (the message lists the valid names) or a value out of range.
+        TypeError: for a non-numeric or bool value.
+        ValueError: for an unknown or ambiguous name (the message lists the valid names), a value out of range,
+            or a value that does not fit the stored one's tree and shape (the message shows both).
 
     Example::
 
@@ -196,6 +275,7 @@ def _set_one(state: Any, full_name: str, value: Any) -> Any:
         name = full_name[len(prefix):]
         if full_name.startswith(prefix) and name in sub.hparams:
             old = sub.hparams[name]
+            check_fits(full_name, value, old, f"the stored {full_name}")
             new = jax.tree.map(
                 lambda o, v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), jnp.shape(o)),
                 old,

@@ -11,7 +11,10 @@ from jaxnn.masks import Mask
 from jaxnn.optim.base import (
     Optimizer,
     PyTree,
+    StateKind,
+    check_acc_dtype,
     check_float_params,
+    check_state,
     check_tree,
     gradients_with_decay,
     is_concrete_zero,
@@ -48,25 +51,35 @@ def rmsprop(
     Args:
         lr: learning rate ``>= 0`` (number, array, tree prefix of the params, or schedule).
         decay: ``ρ`` in ``[0, 1)``.
-        eps: ``> 0``, added to ``√h``.
+        eps: added to ``√h``; at least the smallest normal float32,
+            ``1.1754944e-38`` (a subnormal eps is flushed to 0).
         weight_decay: coupled L2 coefficient ``>= 0``.
-        acc_dtype: dtype of ``h``; default the params' dtype.
+        acc_dtype: floating-point dtype of ``h``; default the params' dtype.
         mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
             or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
             ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+
+    Raises:
+        ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
+            step; at ``init``, a per-layer value that does not fit the params (both trees are shown).
+        TypeError: a non-numeric or bool hyperparameter or a non-floating ``acc_dtype``; at ``update``, a state
+            that this optimizer's ``init`` did not make.
 
     Example::
 
         opt = optim.rmsprop(lr=1e-3, decay=0.99)
     """
+    check_acc_dtype(acc_dtype)
     spec = HParams(lr=lr, decay=decay, eps=eps, weight_decay=weight_decay)
     decays = not is_concrete_zero(weight_decay)
+    kind = StateKind(RmspropState, spec.names)
 
     def init(params: PyTree) -> RmspropState:
         check_float_params(params)
-        return RmspropState(jnp.zeros([], jnp.int32), zeros_like_tree(params, acc_dtype), spec.init())
+        return RmspropState(jnp.zeros([], jnp.int32), zeros_like_tree(params, acc_dtype), spec.init(params))
 
     def update(grads: PyTree, state: RmspropState, params: PyTree | None = None) -> tuple[PyTree, RmspropState]:
+        check_state(state, kind, "rmsprop")
         check_tree(grads, state.nu, "grads", "the optimizer state's moments (made by init(params))")
         hp = spec.resolve(state.hparams, state.count)
         g_eff = gradients_with_decay(grads, params, hp["weight_decay"], decays, mask)
@@ -77,7 +90,7 @@ def rmsprop(
             u = -hp["lr"] * g / (jnp.sqrt(new_h) + hp["eps"])
             return u.astype(g0.dtype), new_h.astype(h.dtype)
 
-        updates, nu = leafwise(leaf, grads, g_eff, state.nu, per_leaf(hp, grads))
+        updates, nu = leafwise(leaf, 2, grads, g_eff, state.nu, per_leaf(hp, grads))
         return updates, RmspropState(state.count + 1, nu, state.hparams)
 
     return Optimizer(init, update)

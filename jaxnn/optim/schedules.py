@@ -6,12 +6,18 @@ they can be vmapped over, read back with ``hparams`` and changed with ``set_hpar
 
 ``t`` is the number of updates already applied: the first update uses the value at ``t = 0``. Schedules in
 "epochs" (``step_decay(0.1, 0.5, every=5 * steps_per_epoch)``) are expressed in steps.
+
+Every schedule here is bounded by construction: its values lie between ``lr0`` and its limit (0 for the decays,
+``final`` for :func:`cosine_decay`; a :func:`warmup` ramp stays below the value it ramps to), and the optimizer
+checks both ends of that range against the hyperparameter it sets, so ``sgd(momentum=cosine_decay(0.5, 100,
+final=1.5))`` is refused when it is built rather than running with momentum above 1.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn.optim.hyperparams import Schedule
 
@@ -37,18 +43,39 @@ def _cosine_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
     return p["final"] + (p["lr0"] - p["final"]) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
 
 
+def _decay_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """From ``lr0`` down to 0, reached in the limit unless the decay is switched off (``k = 0``, ``factor = 1``)."""
+    still = p.get("k", 0.0) == 0 and p.get("factor", 1.0) == 1
+    return (p["lr0"] if still else np.zeros_like(p["lr0"])), p["lr0"]
+
+
+def _cosine_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return np.minimum(p["lr0"], p["final"]), np.maximum(p["lr0"], p["final"])
+
+
 def constant(lr0: float) -> Schedule:
-    """``lr(t) = lr0``: a schedule that stays put (useful when a sweep mixes schedules)."""
-    return Schedule(_constant, lr0=lr0)
+    """``lr(t) = lr0``: a schedule that stays put (useful when a sweep mixes schedules).
+
+    Example::
+
+        opt = optim.sgd(optim.constant(0.1))
+    """
+    return Schedule(_constant, _decay_bounds, lr0=lr0)
 
 
 def step_decay(lr0: float, factor: float, every: float) -> Schedule:
     """``lr(t) = lr0 · factor^⌊t / every⌋``: "halve every 5 epochs" is ``factor=0.5, every=5 * steps_per_epoch``.
 
+    ``factor <= 1``, so the values decay from ``lr0`` towards 0 and never grow.
+
     Raises:
-        ValueError: if ``lr0 < 0``, ``factor <= 0`` or ``every <= 0``.
+        ValueError: if ``lr0 < 0``, ``factor`` is outside ``(0, 1]`` or ``every <= 0``.
+
+    Example::
+
+        opt = optim.sgd(optim.step_decay(0.1, factor=0.5, every=100))
     """
-    return Schedule(_step_decay, lr0=lr0, factor=factor, every=every)
+    return Schedule(_step_decay, _decay_bounds, lr0=lr0, factor=factor, every=every)
 
 
 def exponential_decay(lr0: float, k: float) -> Schedule:
@@ -56,8 +83,12 @@ def exponential_decay(lr0: float, k: float) -> Schedule:
 
     Raises:
         ValueError: if ``lr0 < 0`` or ``k < 0``.
+
+    Example::
+
+        opt = optim.sgd(optim.exponential_decay(0.1, k=1e-3))
     """
-    return Schedule(_exponential_decay, lr0=lr0, k=k)
+    return Schedule(_exponential_decay, _decay_bounds, lr0=lr0, k=k)
 
 
 def inverse_time_decay(lr0: float, k: float) -> Schedule:
@@ -65,8 +96,12 @@ def inverse_time_decay(lr0: float, k: float) -> Schedule:
 
     Raises:
         ValueError: if ``lr0 < 0`` or ``k < 0``.
+
+    Example::
+
+        opt = optim.sgd(optim.inverse_time_decay(0.1, k=1e-2))
     """
-    return Schedule(_inverse_time_decay, lr0=lr0, k=k)
+    return Schedule(_inverse_time_decay, _decay_bounds, lr0=lr0, k=k)
 
 
 def cosine_decay(lr0: float, total_steps: float, final: float = 0.0) -> Schedule:
@@ -74,31 +109,46 @@ def cosine_decay(lr0: float, total_steps: float, final: float = 0.0) -> Schedule
 
     Raises:
         ValueError: if ``lr0 < 0``, ``final < 0`` or ``total_steps <= 0``.
+
+    Example::
+
+        opt = optim.adam(optim.cosine_decay(1e-3, total_steps=1000, final=1e-5))
     """
-    return Schedule(_cosine_decay, lr0=lr0, total_steps=total_steps, final=final)
+    return Schedule(_cosine_decay, _cosine_bounds, lr0=lr0, total_steps=total_steps, final=final)
 
 
 def warmup(schedule: Schedule, steps: float) -> Schedule:
     """Linear warm-up in front of ``schedule``.
 
-    ``lr(t) = schedule(0) · (t + 1)/steps`` for ``t < steps``, then ``schedule(t − steps)``: the wrapped
-    schedule starts its own clock when the warm-up ends. The warm-up length is stored as ``warmup_steps``.
+    ``lr(t) = schedule(0) · min(1, (t + 1)/steps)`` for ``t < steps``, then ``schedule(t − steps)``: the wrapped
+    schedule starts its own clock when the warm-up ends. The ramp never passes ``schedule(0)``, also for a
+    fractional ``steps`` (with ``steps=0.5`` the first update uses ``schedule(0)``, not twice it). The warm-up
+    length is stored as ``warmup_steps``.
 
     Raises:
         ValueError: if ``steps <= 0`` or ``schedule`` already has a ``warmup_steps`` parameter.
         TypeError: if ``schedule`` is not a Schedule.
+
+    Example::
+
+        opt = optim.adam(optim.warmup(optim.cosine_decay(1e-3, 1000), steps=100))
     """
     if not isinstance(schedule, Schedule):
         raise TypeError(f"warmup: schedule must be a jaxnn.optim Schedule (e.g. optim.cosine_decay(...)), "
                         f"got {schedule!r}.")
     if "warmup_steps" in schedule.params:
         raise ValueError("warmup: schedule is already warmed up (it has a warmup_steps parameter).")
-    inner = schedule.fn
+    inner, inner_bounds = schedule.fn, schedule.bounds
 
     def _warmup(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
         n = p["warmup_steps"]
-        ramp = inner(p, jnp.zeros_like(t)) * (t + 1.0) / n
+        ramp = inner(p, jnp.zeros_like(t)) * jnp.minimum(1.0, (t + 1.0) / n)
         return jnp.where(t < n, ramp, inner(p, t - n))
 
+    def _warmup_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        low, high = inner_bounds(p)
+        start = np.asarray(inner(p, jnp.zeros([], jnp.float32))) * np.minimum(1.0, 1.0 / p["warmup_steps"])
+        return np.minimum(low, start), high
+
     _warmup.__name__ = f"warmup({inner.__name__})"
-    return Schedule(_warmup, **schedule.params, warmup_steps=steps)
+    return Schedule(_warmup, _warmup_bounds, **schedule.params, warmup_steps=steps)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxnn.optim.base import Optimizer, PyTree
+from jaxnn.optim.base import Optimizer, PyTree, StateKind, check_state
 
 
 class SkipNonfiniteState(NamedTuple):
@@ -32,11 +32,16 @@ def skip_nonfinite(opt: Optimizer) -> Optimizer:
     if not isinstance(opt, Optimizer):
         raise TypeError(f"skip_nonfinite: opt must be an Optimizer (e.g. optim.adam()), got {opt!r}.")
 
+    kind = StateKind(SkipNonfiniteState, parts=1)
+
     def init(params: PyTree) -> SkipNonfiniteState:
         return SkipNonfiniteState(opt.init(params), jnp.zeros([], jnp.int32))
 
     def update(grads: PyTree, state: SkipNonfiniteState, params: PyTree | None = None) -> tuple[PyTree, Any]:
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+        check_state(state, kind, "skip_nonfinite")
+        finite = jnp.array(True)  # an empty tree has nothing to skip
+        for g in jax.tree.leaves(grads):
+            finite = finite & jnp.all(jnp.isfinite(g))
         safe_grads = jax.tree.map(lambda g: jnp.where(finite, g, jnp.zeros_like(g)), grads)
         updates, inner = opt.update(safe_grads, state.inner, params)
         updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)

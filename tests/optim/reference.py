@@ -35,12 +35,12 @@ def sgd(lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
     return rule
 
 
-def momentum(lr=0.01, mu=0.9, weight_decay=0.0):
-    return sgd(lr, mu, weight_decay=weight_decay)
+def momentum(lr=0.01, momentum=0.9, weight_decay=0.0):
+    return sgd(lr, momentum, weight_decay=weight_decay)
 
 
-def nesterov(lr=0.01, mu=0.9, weight_decay=0.0):
-    return sgd(lr, mu, nesterov=True, weight_decay=weight_decay)
+def nesterov(lr=0.01, momentum=0.9, weight_decay=0.0):
+    return sgd(lr, momentum, nesterov=True, weight_decay=weight_decay)
 
 
 def adagrad(lr=0.01, eps=1e-7, initial_accumulator=0.0, weight_decay=0.0):
@@ -116,8 +116,8 @@ def cosine_decay(lr0, total_steps, final=0.0):
 
 
 def warmup(schedule, steps):
-    """Linear ramp to schedule(0) reached at t = steps - 1; the schedule's own clock starts at t = steps."""
-    return lambda t: schedule(0) * (t + 1) / steps if t < steps else schedule(t - steps)
+    """Linear ramp to schedule(0), never past it; the schedule's own clock starts at t = steps."""
+    return lambda t: schedule(0) * min(1.0, (t + 1) / steps) if t < steps else schedule(t - steps)
 
 
 def clip_by_global_norm(leaves, max_norm):

@@ -5,6 +5,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxnn import optim
@@ -64,3 +65,61 @@ def test_weight_decay_needs_params(name):
     opt = OPTIMIZERS[name](weight_decay=0.1)
     with pytest.raises(ValueError, match="params is None but this optimizer has weight_decay"):
         opt.update(params, opt.init(params))
+
+
+def test_another_optimizers_state_is_refused_naming_who_made_it():
+    """sgd(0.5) fed an Adam state used to step with Adam's lr 1e-3, bitwise sgd(1e-3)."""
+    params = make_params()
+    grads = jax.tree.map(jnp.ones_like, params)
+    with pytest.raises(TypeError, match=r"sgd\.update: the state was not made by this optimizer's init\. It is an "
+                                        r"AdamState \(hyperparameters b1, b2, eps, lr, weight_decay; no nu_max, made "
+                                        r"by adam or adamw\); sgd\.init makes a SgdState"):
+        optim.sgd(0.5).update(grads, optim.adam(1e-3).init(params), params)
+
+
+@pytest.mark.parametrize(
+    "made, used, found",
+    [
+        (optim.amsgrad, optim.adam, "made by amsgrad"),  # adam would drop the running maximum
+        (optim.adam, optim.amsgrad, "no nu_max"),
+        (lambda: optim.sgd(momentum=0.9), optim.sgd, "made by sgd with momentum"),
+        (optim.sgd, lambda: optim.sgd(momentum=0.9), "no velocity, made by sgd without momentum"),
+        (lambda: optim.adam(optim.exponential_decay(1e-3, 1e-4)), optim.adam, "lr.k, lr.lr0"),
+        (optim.rmsprop, optim.adagrad, "a RmspropState"),
+        (optim.adam, lambda: optim.chain(optim.adam()), "an AdamState"),
+        (lambda: optim.chain(optim.adam()), lambda: optim.chain(optim.clip_by_global_norm(1.0), optim.adam()),
+         "1 inner state"),
+        (optim.adam, lambda: optim.skip_nonfinite(optim.adam()), "an AdamState"),
+        (optim.adam, lambda: optim.clip_by_global_norm(1.0), "an AdamState"),
+    ],
+)
+def test_update_checks_the_state_kind(made, used, found):
+    params = make_params()
+    grads = jax.tree.map(jnp.ones_like, params)
+    with pytest.raises(TypeError, match=rf"not made by this optimizer's init\. It is .*{re.escape(found)}"):
+        jax.jit(used().update)(grads, made().init(params), params)  # structure only: checked at trace time
+
+
+@pytest.mark.parametrize("params", [{}, {"w": None}, [None, {}]])
+@pytest.mark.parametrize(
+    "make",
+    [
+        *OPTIMIZERS.values(),
+        lambda: optim.sgd(momentum=0.9, weight_decay=0.1),
+        lambda: optim.chain(optim.clip_by_global_norm(1.0), optim.adam()),
+        lambda: optim.skip_nonfinite(optim.adam()),
+        lambda: optim.clip_by_global_norm(1.0),
+    ],
+)
+def test_empty_params_give_empty_updates_as_optax(make, params):
+    opt = make()
+    state = opt.init(params)
+    updates, state = opt.update(params, state, params)
+    updates, _ = opt.update(params, state, params)
+    expected, _ = optax.adam(1e-3).update(params, optax.adam(1e-3).init(params), params)
+    assert jax.tree.structure(updates) == jax.tree.structure(expected) == jax.tree.structure(params)
+    assert optim.apply_updates(params, updates) == params
+
+
+def test_global_norm_of_an_empty_tree_is_zero():
+    assert float(optim.global_norm({})) == 0.0

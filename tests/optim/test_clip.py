@@ -45,3 +45,13 @@ def test_max_norm_is_a_settable_hyperparameter():
     state = optim.set_hparams(opt.init(grads), max_norm=0.5)
     clipped, _ = opt.update(grads, state)
     np.testing.assert_allclose(optim.global_norm(clipped), 0.5, rtol=1e-6)
+
+
+def test_complex_gradients_are_measured_by_their_modulus():
+    """The norm used to drop the imaginary part: 10j had norm 0 and passed unclipped."""
+    grads = {"a": jnp.array([3.0 + 4.0j, 10.0j], jnp.complex64), "b": jnp.array([1.0, -2.0])}
+    norm = np.sqrt(np.sum(np.abs(np.array([3 + 4j, 10j])) ** 2) + 1 + 4)  # NumPy's modulus, independently
+    np.testing.assert_allclose(optim.global_norm(grads), norm, rtol=1e-6)
+    clipped = _clip(grads, 1.0)
+    np.testing.assert_allclose(clipped["a"], np.array([3 + 4j, 10j]) / norm, rtol=1e-6)
+    np.testing.assert_allclose(optim.global_norm(clipped), 1.0, rtol=1e-6)

@@ -138,3 +138,49 @@ def test_set_hparams_broadcasts_a_scalar_over_per_layer_values():
     state = optim.sgd(lr={"dense": 0.1, "conv": 0.2}).init(make_params())
     lr = optim.hparams(optim.set_hparams(state, lr=0.3))["lr"]
     assert jax.tree.map(float, lr) == pytest.approx({"dense": 0.3, "conv": 0.3})
+
+
+PARAMS3 = {"0": {"w": jnp.ones((2, 3))}, "1": {"w": jnp.ones((3, 3))}, "2": {"w": jnp.ones((3, 1))}}
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: optim.adamw(1e-3, weight_decay={"0": 0.5, "1": 0.0}), "weight_decay"),  # the params have key "2"
+        (lambda: optim.sgd({"0": 0.1, "1": 0.1, "2": 0.1, "3": 0.1}), "lr"),
+        (lambda: optim.adam(jnp.full((2,), 1e-3)), "lr"),  # shape (2,) broadcasts to none of the leaves
+        (lambda: optim.rmsprop(0.01, decay={"0": 0.9, "1": {"w": jnp.full((4,), 0.9)}, "2": 0.9}), "decay"),
+    ],
+)
+def test_per_layer_values_that_do_not_fit_the_params_are_refused_at_init(make, name):
+    opt = make()
+    with pytest.raises(ValueError, match=rf"(?s){name}=.* does not fit the params: a per-layer {name} must be a tree "
+                                         rf"prefix.*\n  {name}: .*\n  the params: \{{'0': \{{'w': 'float32\[2, 3\]'"):
+        opt.init(PARAMS3)
+
+
+def test_per_layer_values_that_fit_are_accepted():
+    per_column = jnp.array([0.1, 0.2, 0.3])  # broadcasts over the rows of the (3, 3) leaf
+    state = optim.sgd({"0": 0.1, "1": {"w": per_column}, "2": 0.0}).init(PARAMS3)
+    updates, _ = optim.sgd({"0": 0.1, "1": {"w": per_column}, "2": 0.0}).update(PARAMS3, state)
+    np.testing.assert_allclose(updates["1"]["w"], -np.broadcast_to([0.1, 0.2, 0.3], (3, 3)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", [jnp.ones(2), {"dense": 0.1, "conv": 0.2}])
+def test_set_hparams_value_that_does_not_fit_the_stored_one_is_refused(value):
+    state = optim.sgd(0.1).init(make_params())
+    with pytest.raises(ValueError, match=r"(?s)lr=.* does not fit the stored lr: .*\n  the stored lr: float32\[\]"):
+        optim.set_hparams(state, lr=value)
+
+
+@pytest.mark.parametrize("name, value", [("momentum.lr0", 1.5), ("momentum.final", 1.0), ("lr", 1e39)])
+def test_set_hparams_checks_schedule_levels_against_the_hyperparameter_they_schedule(name, value):
+    state = optim.sgd(0.1, momentum=optim.cosine_decay(0.5, 100, final=0.9)).init(make_params())
+    with pytest.raises(ValueError, match=rf"{re.escape(name)}={re.escape(repr(value))} is not allowed"):
+        optim.set_hparams(state, **{name: value})
+
+
+def test_set_hparams_refuses_a_growing_step_schedule():
+    state = optim.sgd(optim.step_decay(0.1, 0.5, 10)).init(make_params())
+    with pytest.raises(ValueError, match=r"factor=3\.0 is not allowed: lr\.factor must be a number in \(0, 1\]"):
+        optim.set_hparams(state, factor=3.0)

@@ -63,3 +63,39 @@ def test_warmed_up_schedule_in_an_optimizer_matches_reference():
     actual, _ = run(optim.rmsprop(optim.warmup(optim.cosine_decay(0.01, 20, 0.001), 5)), params)
     lr = reference.warmup(reference.cosine_decay(0.01, 20, 0.001), 5)
     assert_trees_close(actual, run_reference(reference.rmsprop(lr), params))
+
+
+@pytest.mark.parametrize("steps", [0.5, 2.5, 3])
+def test_warmup_never_passes_the_value_it_ramps_to(steps):
+    """warmup(..., 0.5) used to start at 2× the base lr (and 2.5 reached 1.2× at t = 2)."""
+    values = np.asarray(optim.warmup(optim.constant(0.1), steps)(jnp.arange(6)))
+    expected = [0.1 * min(1.0, (t + 1) / steps) for t in range(6)]
+    np.testing.assert_allclose(values, expected, rtol=1e-6)
+    assert values.max() <= np.float32(0.1)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        # momentum 0.5, 1.5, 4.5, ... : refused by its factor, so every step decays
+        (lambda: optim.sgd(momentum=optim.step_decay(0.5, 3, 1)), r"factor=3 is not allowed: factor must be a number "
+                                                                  r"in \(0, 1\]"),
+        (lambda: optim.sgd(momentum=optim.cosine_decay(0.5, 100, final=1.5)), r"momentum=Schedule\(_cosine_decay, "
+         r"lr0=0\.5, total_steps=100, final=1\.5\) is not allowed: momentum must be a number in \[0, 1\) at every "
+         r"step, but over the steps t >= 0 it takes values from 0\.5 to 1\.5"),
+        (lambda: optim.adam(eps=optim.exponential_decay(1e-8, 0.1)), r"eps=Schedule\(_exponential_decay.* from 0\.0 to "
+                                                                     r"1e-08"),
+        (lambda: optim.rmsprop(decay=optim.warmup(optim.constant(1.0), 10)), r"decay=Schedule\(warmup\(_constant\).* "
+                                                                             r"from 0\.1 to 1\.0"),
+    ],
+)
+def test_a_schedule_is_checked_at_every_step_it_can_reach(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_schedules_within_range_at_every_step_are_accepted():
+    opt = optim.sgd(0.1, momentum=optim.cosine_decay(0.5, 100, final=0.9))
+    names = optim.hparams(opt.init(make_params()))
+    assert float(names["momentum.final"]) == pytest.approx(0.9)
+    optim.adam(eps=optim.warmup(optim.cosine_decay(1e-8, 10, final=1e-9), 5))  # never below 1e-9 / 5

@@ -22,6 +22,6 @@ def test_sgd_matches_reference(kwargs):
 
 
 @pytest.mark.parametrize("name", ["momentum", "nesterov"])
-@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.03, "mu": 0.5, "weight_decay": 0.1}])
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.03, "momentum": 0.5, "weight_decay": 0.1}])
 def test_momentum_and_nesterov_match_reference(name, kwargs):
     check_against_reference(name, **kwargs)

@@ -4,11 +4,12 @@ import re
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxnn import optim
 
-from .reference import make_params, run
+from .reference import OPTIMIZERS, make_params, run
 
 NAN, INF = float("nan"), float("inf")
 
@@ -19,8 +20,8 @@ OPTIMIZER_CASES = [
     (optim.sgd, "momentum", 1.0),
     (optim.sgd, "momentum", -0.1),
     (optim.sgd, "weight_decay", -0.01),
-    (optim.momentum, "mu", 1.0),
-    (optim.nesterov, "mu", -0.5),
+    (optim.momentum, "momentum", 1.0),
+    (optim.nesterov, "momentum", -0.5),
     (optim.adagrad, "eps", 0.0),
     (optim.adagrad, "initial_accumulator", -1.0),
     (optim.adagrad, "weight_decay", NAN),
@@ -98,3 +99,53 @@ def test_traced_values_are_not_checked():
     lrs, ks = jnp.array([-0.1, 0.1]), jnp.array([-0.5, 0.5])
     jax.vmap(lambda lr: run(optim.adam(lr, b1=lr), make_params(), steps=1))(lrs)
     jax.vmap(lambda k: run(optim.sgd(optim.exponential_decay(0.1, k)), make_params(), steps=1))(ks)
+
+
+STORED_CASES = [  # allowed in float64, not as the float32 the state stores
+    (optim.sgd, "lr", 1e39),
+    (optim.sgd, "momentum", 0.999999999),
+    (optim.adam, "b2", 0.99999999),
+    (optim.rmsprop, "decay", 0.99999999),
+    (optim.adagrad, "initial_accumulator", 1e39),
+]
+
+
+@pytest.mark.parametrize("make, name, value", STORED_CASES)
+def test_values_are_checked_as_stored_in_float32(make, name, value):
+    with pytest.raises(ValueError, match=rf"\b{name}={re.escape(repr(value))} is not allowed \(as float32"):
+        make(**{name: value})
+
+
+@pytest.mark.parametrize("make", [optim.adam, optim.adagrad, optim.rmsprop, optim.adadelta])
+def test_subnormal_eps_is_refused_and_the_smallest_normal_is_safe(make):
+    with pytest.raises(ValueError, match=r"eps=1e-40 is not allowed: eps must be a number >= 1\.1754944e-38"):
+        make(eps=1e-40)
+    params = {"w": jnp.ones(3)}
+    opt = make(eps=float(jnp.finfo(jnp.float32).tiny))
+    updates, _ = opt.update({"w": jnp.zeros(3)}, opt.init(params), params)  # a zero gradient: 0 / eps, not 0 / 0
+    np.testing.assert_array_equal(updates["w"], np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "make, name, value",
+    [(optim.sgd, "lr", True), (optim.sgd, "momentum", True), (optim.sgd, "momentum", False), (optim.adam, "b1", True),
+     (optim.clip_by_global_norm, "max_norm", True)],
+)
+def test_bools_are_not_numbers(make, name, value):
+    with pytest.raises(TypeError, match=rf"{name}={value} is not allowed: {name} must be .*, got dtype bool"):
+        make(**{name: value})
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("acc_dtype", [jnp.int32, bool, "not a dtype"])
+def test_acc_dtype_must_be_floating(name, acc_dtype):
+    with pytest.raises(TypeError, match=r"acc_dtype=.* is not allowed: acc_dtype must be None .* floating-point"):
+        OPTIMIZERS[name](acc_dtype=acc_dtype)
+
+
+def test_momentum_and_nesterov_name_their_coefficient_momentum():
+    for make in (optim.momentum, optim.nesterov):
+        state = make(0.1, momentum=0.5).init(make_params())
+        assert float(optim.hparams(state)["momentum"]) == 0.5
+        with pytest.raises(TypeError, match="mu"):
+            make(0.1, mu=0.5)
