@@ -29,9 +29,8 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
-from experiments.ensembles import stack, train_stack
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import nn, optim, train
 
 HIDDEN = 100
@@ -73,11 +72,11 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
-        __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
+        __doc__.splitlines()[0], argv, **DATA_OPTIONS,
         epochs=(60, 2),
     )
     epochs = args.epochs
-    dataset = mlp.load(args)
+    dataset = load(args)
     classes = int(dataset.train.y.max()) + 1
     opt = optim.momentum(lr=0.05, mu=0.9)
     runs = {}
@@ -85,13 +84,14 @@ def main(argv: list[str] | None = None) -> dict:
         model = build_model(name, classes)
         states = stack([train.create(model, opt, jax.random.key(seed), dataset.train.x.shape[1:])
                         for seed in range(args.seed, args.seed + SEEDS)])
-        _, history = train_stack(model, opt, states, dataset, epochs, batch_size=100, key=args.seed)
-        runs[name] = {k: history[k].tolist() for k in ("train_loss", "test_accuracy")}
+        _, history = train_stacked(lambda _, model=model: (model, opt, 0.0), states, dataset.train, epochs,
+                                   batch_size=100, key=args.seed, evals={"test": Eval(dataset.test)})
+        runs[name] = {"train_loss": history["loss"].tolist(), "test_accuracy": history["test_accuracy"].tolist()}
     final = {name: {"train_loss": float(np.mean(np.asarray(run["train_loss"])[:, -1])),
                     "test_accuracy": float(np.mean(np.asarray(run["test_accuracy"])[:, -1]))}
              for name, run in runs.items()}
     summary = {
-        **mlp.describe(args, dataset),
+        **describe(args, dataset),
         "model": f"MLP in-{HIDDEN}-{HIDDEN}-classes, lecun_normal init; momentum(lr=0.05, mu=0.9), batch 100",
         "epochs": epochs,
         "seeds": SEEDS,

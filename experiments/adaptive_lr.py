@@ -34,10 +34,9 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
-from experiments.ensembles import stack, train_stack
-from experiments.train_mnist1d import build_model
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import mnist1d_mlp
+from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import optim, train
 
 BATCH_SIZE = 100
@@ -79,12 +78,12 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
-        __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
+        __doc__.splitlines()[0], argv, **DATA_OPTIONS,
         epochs=(200, 2),
     )
     epochs = args.epochs
-    dataset = mlp.load(args)
-    model = build_model(classes=int(dataset.train.y.max()) + 1)
+    dataset = load(args)
+    model = mnist1d_mlp(classes=int(dataset.train.y.max()) + 1)
     shape = dataset.train.x.shape[1:]
     key = jax.random.key(args.seed)  # every run starts from the same weights
     runs = {}
@@ -95,14 +94,13 @@ def main(argv: list[str] | None = None) -> dict:
         def record(states: train.TrainState, accumulator: str = accumulator) -> dict[str, jax.Array]:
             return {"effective_step": jax.vmap(lambda s: effective_step(s, accumulator))(states.opt_state)}
 
-        _, history = train_stack(model, optimizers[0], states, dataset, epochs, BATCH_SIZE, key=args.seed,
-                                 record=record)
+        _, history = train_stacked(lambda _, opt=optimizers[0]: (model, opt, 0.0), states, dataset.train, epochs,
+                                   BATCH_SIZE, key=args.seed, evals={"test": Eval(dataset.test)}, record=record)
         for row, lr in enumerate(lrs):
-            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr,
-                                         **{k: history[k][row].tolist() for k in
-                                            ("train_loss", "test_accuracy", "effective_step")}}
+            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr, "train_loss": history["loss"][row].tolist(),
+                                         **{k: history[k][row].tolist() for k in ("test_accuracy", "effective_step")}}
     summary = {
-        **mlp.describe(args, dataset),
+        **describe(args, dataset),
         "model": "MLP in-100-100-classes, ReLU, He init; batch 100",
         "epochs": epochs,
         "runs": runs,

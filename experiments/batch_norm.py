@@ -44,8 +44,9 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import make_batch_stats_eval, mlp
+from experiments._stacked import Eval, init_stacked, train_stacked
 from jaxnn import nn, optim
 
 SCALES = np.logspace(0, -4, 16)
@@ -76,23 +77,26 @@ def plot(accuracy: dict[str, np.ndarray], title: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns what it writes to the JSON file."""
-    args = parse_args(__doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS)
+    args = parse_args(__doc__.splitlines()[0], argv, **DATA_OPTIONS)
     train_size, epochs = (1000, 4) if args.quick else (1000, 20)
-    dataset = mlp.load(args, train_size)
+    dataset = load(args, train_size)
     classes = int(dataset.train.y.max()) + 1
     start = time.perf_counter()
     accuracy, diverged = {}, {}
     for name, bn in [("without BN", False), ("with BN", True)]:
         def make(scale: jax.Array, bn: bool = bn) -> tuple[nn.Layer, optim.Optimizer, float]:
-            return mlp.mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), optim.sgd(LR), 0.0
+            return mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), optim.sgd(LR), 0.0
 
-        history = mlp.train_together(make, SCALES, dataset.train, epochs, BATCH_SIZE, jax.random.key(args.seed),
-                                     {"train": (mlp.make_batch_stats_eval, dataset.train, BATCH_SIZE)})
+        key = jax.random.key(args.seed)
+        states = init_stacked(make, SCALES, key, dataset.train.x.shape[1:])
+        evals = {"train": Eval(dataset.train, BATCH_SIZE, make_batch_stats_eval)}
+        _, history = train_stacked(make, states, dataset.train, epochs, BATCH_SIZE, key=key, values=SCALES,
+                                   evals=evals)
         diverged[name] = ~np.isfinite(history["train_loss"][:, -1])
         # A diverged run (activations overflowed) counts as accuracy 0 from the epoch its loss stopped being finite.
         accuracy[name] = np.where(np.isfinite(history["train_loss"]), history["train_accuracy"], 0.0)
     summary = {
-        "config": {**mlp.describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, w ~ N(0, scale^2)",
+        "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, w ~ N(0, scale^2)",
                    "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": BATCH_SIZE,
                    "scales": SCALES.tolist()},
         "final_train_accuracy": {name: acc[:, -1].tolist() for name, acc in accuracy.items()},

@@ -31,8 +31,10 @@ if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn`
 
 import jax
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import mlp
+from experiments._plots import plot_train_test
+from experiments._stacked import overfitting
 from jaxnn import nn, optim
 
 RATES = [0.0, 0.2]
@@ -43,25 +45,25 @@ TRAIN_SIZE = 300
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns what it writes to the JSON file."""
-    args = parse_args(__doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS)
+    args = parse_args(__doc__.splitlines()[0], argv, **DATA_OPTIONS)
     epochs = 20 if args.quick else 300
-    dataset = mlp.load(args, TRAIN_SIZE)
+    dataset = load(args, TRAIN_SIZE)
     classes = int(dataset.train.y.max()) + 1
 
     def make(rate: jax.Array) -> tuple[nn.Layer, optim.Optimizer, float]:
-        return mlp.mlp(DEPTH, classes, nn.init.he_normal(), dropout=rate), optim.sgd(LR), 0.0
+        return mlp(DEPTH, classes, nn.init.he_normal(), dropout=rate), optim.sgd(LR), 0.0
 
-    history = mlp.overfitting(make, RATES, dataset, epochs, jax.random.key(args.seed))
+    history = overfitting(make, RATES, dataset, epochs, jax.random.key(args.seed))
     labels = [f"dropout {rate:g}" for rate in RATES]
     summary = {
-        "config": {**mlp.describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU + Dropout, He init",
+        "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU + Dropout, He init",
                    "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": 100, "rates": RATES},
         "final": {label: {"train_accuracy": float(history["train_accuracy"][i, -1]),
                           "test_accuracy": float(history["test_accuracy"][i, -1])} for i, label in enumerate(labels)},
         "history": {name: values.tolist() for name, values in history.items()},
     }
-    mlp.plot_train_test(history, labels, f"Dropout on {TRAIN_SIZE} {args.dataset} training examples",
-                        args.out / "dropout.png")
+    plot_train_test(history, labels, f"Dropout on {TRAIN_SIZE} {args.dataset} training examples",
+                    args.out / "dropout.png")
     write_json(args.out / "dropout.json", summary)
     for label, final in summary["final"].items():
         print(f"{label:<12} train accuracy {final['train_accuracy']:.3f}  test accuracy {final['test_accuracy']:.3f}")

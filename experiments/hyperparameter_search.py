@@ -63,8 +63,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, load, parse_args, write_json
+from experiments._models import mlp
 from jaxnn import data, nn, optim, sweep
 
 LR_RANGE = (1e-6, 1e-2)
@@ -85,7 +85,7 @@ def make_build(width: int, depth: int, classes: int = 10) -> Build:
 
     Make it once and reuse it: the sweep caches compiled programs per build function.
     """
-    model = mlp.mlp(depth, classes, nn.init.he_normal(), hidden=width)
+    model = mlp(depth, classes, nn.init.he_normal(), hidden=width)
 
     def build(hp: dict) -> sweep.Trial:
         return sweep.Trial(model, optim.sgd(hp["lr"]), l2=hp["weight_decay"])
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
         trials={"type": int, "default": None, "help": "trials per round (default 100, 8 with --quick)"},
         epochs=(SETTINGS["full"][1], SETTINGS["quick"][1]),
         batch_size={"type": int, "default": 100},
-        **mlp.DATA_OPTIONS,
+        **DATA_OPTIONS,
     )
     trials, _, width, depth, side, timed = SETTINGS["quick" if args.quick else "full"]
     trials = args.trials if args.trials is not None else trials
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         if value < low:
             raise ValueError(f"--{name}={value} must be an int >= {low}.")
     # The book's 500 training images, 20% of them moved to validation.
-    dataset = data.split(mlp.load(args, TRAIN_SIZE), VAL_FRACTION, args.seed)
+    dataset = data.split(load(args, TRAIN_SIZE), VAL_FRACTION, args.seed)
     classes = int(dataset.train.y.max()) + 1
     build = make_build(width, depth, classes)
     run_kwargs = {"epochs": epochs, "batch_size": args.batch_size}

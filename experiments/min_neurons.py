@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
-from experiments.ensembles import stack
+from experiments._cli import parse_args, write_json
+from experiments._stacked import stack
 from jaxnn import data, nn, optim, train
 
 WIDTHS = (1, 2, 3, 5)

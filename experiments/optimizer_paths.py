@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
+from experiments._cli import parse_args, write_json
 from jaxnn import optim
 
 START = (-7.0, 2.0)

@@ -33,7 +33,7 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
+from experiments._cli import parse_args, write_json
 from jaxnn import nn
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
