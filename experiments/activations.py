@@ -4,11 +4,9 @@ Every network is the MNIST-1D MLP shape (two hidden layers of 100 units, then 10
 initialisation rule (``nn.init.lecun_normal``, the Dense default, so that only the activation differs) and the
 same optimizer (SGD with momentum 0.9, lr 0.05, batch 100). Maxout layers have 100 units of 2 pieces each
 (twice the weights). Each activation trains 3 seeds as one vmapped program; the activations are different
-functions and so different programs. What the textbooks show, and the figure does: sigmoid learns far more
-slowly than the others (its derivative is at most ¼ and saturates, so the gradient shrinks through the
-layers; after 60 epochs its training loss is still about 1.2 where the others are near 0.01), tanh is
-better, and the piecewise-linear units (ReLU, leaky ReLU, Maxout) train fastest, Maxout (twice the weights)
-the fastest of all. ELU is slower than tanh in the middle of the run here but ends below it. Writes
+functions and so different programs. The textbooks' claim it tests: sigmoid learns far more slowly than the
+others (its derivative is at most ¼ and saturates), tanh is better, and the piecewise-linear units train
+fastest (what it measured: ``docs/gallery.md``). Writes
 ``activations.png`` (training loss and test accuracy per epoch, mean over seeds with the range shaded) and
 ``activations.json``.
 

@@ -7,20 +7,12 @@ training images in batches of 100, BN normalising with each batch's statistics a
 evaluates with the running statistics instead; its BatchNorm starts them at var = 0, jaxnn's (like PyTorch's
 and Flax's) at var = 1, which for w = 1e-4 (true variances ~1e-8) needs ~175 updates of momentum 0.9 to
 forget, so evaluation mode would measure the running average's lag rather than learning
-(``batch_norm_inference`` shows that effect).
+(``batch_norm_inference`` shows that effect). A run whose loss stops being finite is plotted as accuracy 0
+from then on. The textbook's claim: without BN learning fails for large scales (the activations explode) and
+for small ones (the signal vanishes); with BN the net learns fast over the whole range (what it measured, and
+where it differs: ``docs/gallery.md``). BatchNorm uses the textbook's eps 1e-6 (see ``_models.mlp``).
 
-What the figure shows: without BN, learning fails for large scales (w ≥ 0.5: the activations explode and SGD
-diverges, plotted as 0) and for small ones (w ≤ 0.09: the signal vanishes, accuracy stays at or near the
-largest class's share); with BN the net learns at every scale from 0.09 down to 1e-4, fastest for
-0.004 ≲ w ≲ 0.03 (on the 4,000-image MNIST subset: 0.99–1.00 training accuracy after 20 epochs there, still
-0.54 at w = 1e-4, where the unnormalised net stays at 0.12).
-Where this differs from the textbook's figure: for w ≥ 0.16 BN learns more slowly than there, and slower
-than the unnormalised net at w = 0.29 and 0.16 (close to He's √(2/n), 0.05 to 0.14, the right scale without
-BN). BN makes a layer invariant to its weights' scale, so their gradient shrinks like 1/w and SGD with lr 0.01
-barely turns weights of std ~1 in 200 steps, and the unnormalised output layer starts with logits of std ~7.
-BatchNorm uses the textbook's eps 1e-6 (see ``mlp.mlp``).
-
-The 16 scales are one vmapped program per setting (``mlp.train_together``; the scale is a traced
+The 16 scales are one vmapped program per setting (``_stacked.train_stacked``; the scale is a traced
 ``nn.init.normal`` std), and every run sees the same minibatches. On MNIST-1D the inputs are 40
 wide, not 784, and the task is harder, so the accuracies are lower than the textbook's.
 

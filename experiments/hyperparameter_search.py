@@ -22,21 +22,10 @@ What it does:
 4. The time the round-1 trials would take one after another with the same code: ``sweep.run`` on one config
    at a time, timed on the first few trials and extrapolated to all of them. On a CPU the vmapped program
    does the same arithmetic as the sequential runs and saves only per-run overhead (dispatch, set-up), so
-   it need not win there, and on the shared 2-core development machine it did not: excluding compilation,
-   ~1.0–1.6 s of training per trial vmapped (one chunk of 100) against ~0.4–1.7 s per trial one at a time,
-   over three runs under heavy load from other users. The gain to expect is on an accelerator, where one
-   small run leaves most of the device idle (not measured here). The JSON keeps the load average next to
-   the times.
+   it need not win there; the gain to expect is on an accelerator, where one small run leaves most of the
+   device idle. The JSON keeps the load average next to the times.
 
-What to expect (seed 0). MNIST-1D: 200 plain-SGD updates with lr ≤ 10^−2 barely train this network, so the
-best trials reach ~0.25–0.3 validation accuracy (chance is 0.1), all with lr above ~10^−3, and weight decay
-in [10^−8, 10^−4] makes no visible difference. The MNIST subset looks like the book's figure: the best trials
-reach ~0.7 (the book: ~0.8), the top ten all with lr in [2·10^−3, 9·10^−3], at the top of the range. On
-both, untrained networks that predict one class score up to ~0.2 on the 100 validation examples, so some of
-them enter round 1's best 20% and round 2's learning-rate range stays wide (ranking by ``val_loss`` would
-exclude them; the book ranks by accuracy). With 9 trials, the grid's best was better than random search's on
-MNIST-1D (0.24 vs 0.18) and worse on MNIST (0.33 vs 0.52): with so few trials the best value is luck; the
-fact that holds for every draw is the number of distinct learning rates tried (3 vs 9).
+What it measured, on MNIST-1D and on the MNIST subset: ``docs/gallery.md``.
 
 Writes the figures, the ranked tables ``hyperparameter_search_round{1,2}.csv`` / ``.json`` (from
 ``SweepResult.save``) and ``hyperparameter_search.json`` (summary with histories) to ``--out``.

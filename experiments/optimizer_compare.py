@@ -4,11 +4,9 @@ The network is the textbook's ``MultiLayerNet``: 4 hidden ReLU layers of 100 uni
 batch 128, 2,000 iterations of random minibatches, every optimizer at its jaxnn default (SGD lr 0.01;
 Momentum and Nesterov lr 0.01, mu 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95;
 Adam and AMSGrad lr 1e-3). All eight start from the same weights, see the same minibatches and run in one
-compiled program. What the figure shows: plain SGD is the slowest by far; momentum and the adaptive methods
-drop the loss much faster, AdaGrad fastest at first (as in the textbook's figure), Adam, AMSGrad and
-AdaDelta lowest later. RMSprop's default lr 0.01 is ten times Adam's: its first steps overshoot (the loss
-spikes above 6 on MNIST) and it stays noisy, on a plateau near 0.05.
-On MNIST-1D the inputs are 40 wide, not 784, and the task is harder, so every loss stays higher than on MNIST.
+compiled program. The textbook's claim: plain SGD is the slowest by far, momentum and the adaptive methods
+lower the loss much faster, AdaGrad fastest at first (what it measured: ``docs/gallery.md``). On MNIST-1D the
+inputs are 40 wide, not 784.
 
 Writes ``optimizer_compare.png`` (loss curves smoothed over 50 iterations, log scale) and ``optimizer_compare.json``.
 
