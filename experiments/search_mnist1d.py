@@ -93,6 +93,7 @@ def loadavg() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Runs the main job; returns what it writes to ``search_mnist1d.json``."""
     args = parse_args(
         __doc__.splitlines()[0], argv,
         epochs=(40, 2),
@@ -100,8 +101,11 @@ def main(argv: list[str] | None = None) -> dict:
         members={"type": int, "default": None, "help": "ensemble size of the retrained winner (8, 2 with --quick)"},
         seed={"type": int, "default": 0, "help": "PRNG seed (0)"},
     )
-    configs = args.configs or (4 if args.quick else 64)
-    members = args.members or (2 if args.quick else 8)
+    configs = (4 if args.quick else 64) if args.configs is None else args.configs
+    members = (2 if args.quick else 8) if args.members is None else args.members
+    for name, value in (("--configs", configs), ("--members", members), ("--epochs", args.epochs)):
+        if value < 1:
+            raise ValueError(f"{name}={value} is not allowed: it must be an int >= 1.")
     start = time.perf_counter()
     dataset = data.load("mnist1d")
     classes = int(dataset.train.y.max()) + 1

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from experiments import search_mnist1d
 
@@ -22,3 +23,9 @@ def test_quick_search_selects_on_validation_and_reports_test_accuracy(tmp_path):
     assert len(members) == 2 and members[0] != members[1], "different seeds must give different members"
     assert 0.25 < summary["test_accuracy"] <= 1.0  # chance is 0.1; two quick epochs already learn
     assert np.all(np.isfinite([row["val_loss"] for row in ranking]))
+
+
+@pytest.mark.parametrize("option", ["--configs", "--members", "--epochs"])
+def test_counts_below_one_are_refused_before_training(tmp_path, option):
+    with pytest.raises(ValueError, match=f"{option}=0 is not allowed"):
+        search_mnist1d.main([option, "0", "--out", str(tmp_path)])
