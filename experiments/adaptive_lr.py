@@ -3,18 +3,12 @@
 AdaGrad divides each parameter's step by √h, the root of the **sum** of all its squared gradients, so its
 effective step ``lr/(√h + eps)`` can only shrink, roughly like 1/√t while the gradients keep their size.
 RMSprop replaces the sum by a leaky average (decay 0.9), so its effective step follows the recent gradient
-size and does not vanish. Both train the MNIST-1D MLP of ``train_mnist1d`` (40-100-100-10, ReLU, He init,
+size and does not vanish. Both train the MNIST-1D baseline MLP (40-100-100-10, ReLU, He init,
 batch 100) from the same initialisation for a long run (200 epochs, 8,000 updates); AdaGrad at lr 0.003,
 0.01, 0.03 and 0.1 is one vmapped program and RMSprop at lr 1e-4, 3e-4 and 1e-3 another. After every epoch
-the median over all parameters of the effective step is read from each run's optimizer state.
-
-What the figure shows: AdaGrad's effective steps fall steadily (at lr 0.003 by 14× over the 200 epochs, i.e.
-like 1/√t), and its training loss lags RMSprop's from a similar starting step (AdaGrad lr 0.003, step 0.08:
-loss 0.93 after 200 epochs; RMSprop lr 3e-4, step 0.05: loss 0.21). At lr 0.03 and 0.1 AdaGrad fits the
-training set before its step has vanished, and once the gradients are tiny h stops growing and the step
-levels off. RMSprop's effective steps stay level, or grow as the gradients vanish: at lr 1e-3 by about 100×
-near the end, where its loss (1e-4) turns noisy. Writes ``adaptive_lr.png`` and
-``adaptive_lr.json``.
+the median over all parameters of the effective step is read from each run's optimizer state. Writes
+``adaptive_lr.png`` (training loss, test accuracy and effective step per epoch) and ``adaptive_lr.json``; what
+it measured is in ``docs/gallery.md``.
 
     python experiments/adaptive_lr.py --out results
     python experiments/adaptive_lr.py --dataset mnist --data-dir ../shared/data/mnist-5k
@@ -34,10 +28,9 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
-from experiments.ensembles import stack, train_stack
-from experiments.train_mnist1d import build_model
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import mnist1d_mlp
+from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import optim, train
 
 BATCH_SIZE = 100
@@ -79,12 +72,12 @@ def plot(runs: dict[str, dict], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(
-        __doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS,
+        __doc__.splitlines()[0], argv, **DATA_OPTIONS,
         epochs=(200, 2),
     )
     epochs = args.epochs
-    dataset = mlp.load(args)
-    model = build_model(classes=int(dataset.train.y.max()) + 1)
+    dataset = load(args)
+    model = mnist1d_mlp(classes=int(dataset.train.y.max()) + 1)
     shape = dataset.train.x.shape[1:]
     key = jax.random.key(args.seed)  # every run starts from the same weights
     runs = {}
@@ -95,14 +88,13 @@ def main(argv: list[str] | None = None) -> dict:
         def record(states: train.TrainState, accumulator: str = accumulator) -> dict[str, jax.Array]:
             return {"effective_step": jax.vmap(lambda s: effective_step(s, accumulator))(states.opt_state)}
 
-        _, history = train_stack(model, optimizers[0], states, dataset, epochs, BATCH_SIZE, key=args.seed,
-                                 record=record)
+        _, history = train_stacked(lambda _, opt=optimizers[0]: (model, opt, 0.0), states, dataset.train, epochs,
+                                   BATCH_SIZE, key=args.seed, evals={"test": Eval(dataset.test)}, record=record)
         for row, lr in enumerate(lrs):
-            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr,
-                                         **{k: history[k][row].tolist() for k in
-                                            ("train_loss", "test_accuracy", "effective_step")}}
+            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr, "train_loss": history["loss"][row].tolist(),
+                                         **{k: history[k][row].tolist() for k in ("test_accuracy", "effective_step")}}
     summary = {
-        **mlp.describe(args, dataset),
+        **describe(args, dataset),
         "model": "MLP in-100-100-classes, ReLU, He init; batch 100",
         "epochs": epochs,
         "runs": runs,

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
+from experiments._cli import parse_args, write_json
 from jaxnn import optim
 
 PERIOD = 101

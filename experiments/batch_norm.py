@@ -7,20 +7,12 @@ training images in batches of 100, BN normalising with each batch's statistics a
 evaluates with the running statistics instead; its BatchNorm starts them at var = 0, jaxnn's (like PyTorch's
 and Flax's) at var = 1, which for w = 1e-4 (true variances ~1e-8) needs ~175 updates of momentum 0.9 to
 forget, so evaluation mode would measure the running average's lag rather than learning
-(``batch_norm_inference`` shows that effect).
+(``batch_norm_inference`` shows that effect). A run whose loss stops being finite is plotted as accuracy 0
+from then on. The textbook's claim: without BN learning fails for large scales (the activations explode) and
+for small ones (the signal vanishes); with BN the net learns fast over the whole range (what it measured, and
+where it differs: ``docs/gallery.md``). BatchNorm uses the textbook's eps 1e-6 (see ``_models.mlp``).
 
-What the figure shows: without BN, learning fails for large scales (w ≥ 0.5: the activations explode and SGD
-diverges, plotted as 0) and for small ones (w ≤ 0.09: the signal vanishes, accuracy stays at or near the
-largest class's share); with BN the net learns at every scale from 0.09 down to 1e-4, fastest for
-0.004 ≲ w ≲ 0.03 (on the 4,000-image MNIST subset: 0.99–1.00 training accuracy after 20 epochs there, still
-0.54 at w = 1e-4, where the unnormalised net stays at 0.12).
-Where this differs from the textbook's figure: for w ≥ 0.16 BN learns more slowly than there, and slower
-than the unnormalised net at w = 0.29 and 0.16 (close to He's √(2/n), 0.05 to 0.14, the right scale without
-BN). BN makes a layer invariant to its weights' scale, so their gradient shrinks like 1/w and SGD with lr 0.01
-barely turns weights of std ~1 in 200 steps, and the unnormalised output layer starts with logits of std ~7.
-BatchNorm uses the textbook's eps 1e-6 (see ``mlp.mlp``).
-
-The 16 scales are one vmapped program per setting (``mlp.train_together``; the scale is a traced
+The 16 scales are one vmapped program per setting (``_stacked.train_stacked``; the scale is a traced
 ``nn.init.normal`` std), and every run sees the same minibatches. On MNIST-1D the inputs are 40
 wide, not 784, and the task is harder, so the accuracies are lower than the textbook's.
 
@@ -44,8 +36,9 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import make_batch_stats_eval, mlp
+from experiments._stacked import Eval, init_stacked, train_stacked
 from jaxnn import nn, optim
 
 SCALES = np.logspace(0, -4, 16)
@@ -76,23 +69,26 @@ def plot(accuracy: dict[str, np.ndarray], title: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns what it writes to the JSON file."""
-    args = parse_args(__doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS)
+    args = parse_args(__doc__.splitlines()[0], argv, **DATA_OPTIONS)
     train_size, epochs = (1000, 4) if args.quick else (1000, 20)
-    dataset = mlp.load(args, train_size)
+    dataset = load(args, train_size)
     classes = int(dataset.train.y.max()) + 1
     start = time.perf_counter()
     accuracy, diverged = {}, {}
     for name, bn in [("without BN", False), ("with BN", True)]:
         def make(scale: jax.Array, bn: bool = bn) -> tuple[nn.Layer, optim.Optimizer, float]:
-            return mlp.mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), optim.sgd(LR), 0.0
+            return mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), optim.sgd(LR), 0.0
 
-        history = mlp.train_together(make, SCALES, dataset.train, epochs, BATCH_SIZE, jax.random.key(args.seed),
-                                     {"train": (mlp.make_batch_stats_eval, dataset.train, BATCH_SIZE)})
+        key = jax.random.key(args.seed)
+        states = init_stacked(make, SCALES, key, dataset.train.x.shape[1:])
+        evals = {"train": Eval(dataset.train, BATCH_SIZE, make_batch_stats_eval)}
+        _, history = train_stacked(make, states, dataset.train, epochs, BATCH_SIZE, key=key, values=SCALES,
+                                   evals=evals)
         diverged[name] = ~np.isfinite(history["train_loss"][:, -1])
         # A diverged run (activations overflowed) counts as accuracy 0 from the epoch its loss stopped being finite.
         accuracy[name] = np.where(np.isfinite(history["train_loss"]), history["train_accuracy"], 0.0)
     summary = {
-        "config": {**mlp.describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, w ~ N(0, scale^2)",
+        "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, w ~ N(0, scale^2)",
                    "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": BATCH_SIZE,
                    "scales": SCALES.tolist()},
         "final_train_accuracy": {name: acc[:, -1].tolist() for name, acc in accuracy.items()},

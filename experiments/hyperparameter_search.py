@@ -22,21 +22,10 @@ What it does:
 4. The time the round-1 trials would take one after another with the same code: ``sweep.run`` on one config
    at a time, timed on the first few trials and extrapolated to all of them. On a CPU the vmapped program
    does the same arithmetic as the sequential runs and saves only per-run overhead (dispatch, set-up), so
-   it need not win there, and on the shared 2-core development machine it did not: excluding compilation,
-   ~1.0–1.6 s of training per trial vmapped (one chunk of 100) against ~0.4–1.7 s per trial one at a time,
-   over three runs under heavy load from other users. The gain to expect is on an accelerator, where one
-   small run leaves most of the device idle (not measured here). The JSON keeps the load average next to
-   the times.
+   it need not win there; the gain to expect is on an accelerator, where one small run leaves most of the
+   device idle. The JSON keeps the load average next to the times.
 
-What to expect (seed 0). MNIST-1D: 200 plain-SGD updates with lr ≤ 10^−2 barely train this network, so the
-best trials reach ~0.25–0.3 validation accuracy (chance is 0.1), all with lr above ~10^−3, and weight decay
-in [10^−8, 10^−4] makes no visible difference. The MNIST subset looks like the book's figure: the best trials
-reach ~0.7 (the book: ~0.8), the top ten all with lr in [2·10^−3, 9·10^−3], at the top of the range. On
-both, untrained networks that predict one class score up to ~0.2 on the 100 validation examples, so some of
-them enter round 1's best 20% and round 2's learning-rate range stays wide (ranking by ``val_loss`` would
-exclude them; the book ranks by accuracy). With 9 trials, the grid's best was better than random search's on
-MNIST-1D (0.24 vs 0.18) and worse on MNIST (0.33 vs 0.52): with so few trials the best value is luck; the
-fact that holds for every draw is the number of distinct learning rates tried (3 vs 9).
+What it measured, on MNIST-1D and on the MNIST subset: ``docs/gallery.md``.
 
 Writes the figures, the ranked tables ``hyperparameter_search_round{1,2}.csv`` / ``.json`` (from
 ``SweepResult.save``) and ``hyperparameter_search.json`` (summary with histories) to ``--out``.
@@ -63,8 +52,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, load, parse_args, write_json
+from experiments._models import mlp
 from jaxnn import data, nn, optim, sweep
 
 LR_RANGE = (1e-6, 1e-2)
@@ -85,7 +74,7 @@ def make_build(width: int, depth: int, classes: int = 10) -> Build:
 
     Make it once and reuse it: the sweep caches compiled programs per build function.
     """
-    model = mlp.mlp(depth, classes, nn.init.he_normal(), hidden=width)
+    model = mlp(depth, classes, nn.init.he_normal(), hidden=width)
 
     def build(hp: dict) -> sweep.Trial:
         return sweep.Trial(model, optim.sgd(hp["lr"]), l2=hp["weight_decay"])
@@ -243,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
         trials={"type": int, "default": None, "help": "trials per round (default 100, 8 with --quick)"},
         epochs=(SETTINGS["full"][1], SETTINGS["quick"][1]),
         batch_size={"type": int, "default": 100},
-        **mlp.DATA_OPTIONS,
+        **DATA_OPTIONS,
     )
     trials, _, width, depth, side, timed = SETTINGS["quick" if args.quick else "full"]
     trials = args.trials if args.trials is not None else trials
@@ -252,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
         if value < low:
             raise ValueError(f"--{name}={value} must be an int >= {low}.")
     # The book's 500 training images, 20% of them moved to validation.
-    dataset = data.split(mlp.load(args, TRAIN_SIZE), VAL_FRACTION, args.seed)
+    dataset = data.split(load(args, TRAIN_SIZE), VAL_FRACTION, args.seed)
     classes = int(dataset.train.y.max()) + 1
     build = make_build(width, depth, classes)
     run_kwargs = {"epochs": epochs, "batch_size": args.batch_size}

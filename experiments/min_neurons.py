@@ -2,11 +2,9 @@
 
 A network ``2 → h tanh units → 2 logits`` with h = 1, 2, 3, 5 trains full-batch (Adam, lr 0.05, 3,000 steps)
 on two toys of 400 points: a disk (radius < 0.5) inside a ring (radius 0.7 to 1), and XOR-like clusters at
-(±1, ±1) labelled by the sign of x·y. The lecture notes' claim of 3 neurons holds for the disk: each hidden
-unit contributes one soft half-plane, and a bounded class needs at least 3 half-planes around it (a
-triangle), so h ≤ 2 leaves an unbounded region and misclassifies part of the ring. XOR needs only 2: two
-parallel lines carve out the diagonal quadrants (99% here; a third unit also fits the few points that the
-noise carries near the other clusters), while h = 1 gives a single line and at most 75%. Training
+(±1, ±1) labelled by the sign of x·y. The lecture notes' claim: each hidden unit contributes one soft
+half-plane, so a bounded class (the disk) needs at least 3 around it (a triangle), XOR needs 2 parallel lines,
+and h = 1 gives a single line (at most 75% on XOR; what it measured: ``docs/gallery.md``). Training
 can fail from a bad start, so each width trains 8 seeds as one vmapped program (one program per width,
 reused for both toys) and the figure shows the best seed's decision regions. Writes ``min_neurons.png``
 (rows: toys, columns: widths) and ``min_neurons.json`` (training accuracy per seed).
@@ -29,8 +27,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
-from experiments.ensembles import stack
+from experiments._cli import parse_args, write_json
+from experiments._stacked import stack
 from jaxnn import data, nn, optim, train
 
 WIDTHS = (1, 2, 3, 5)

@@ -4,11 +4,9 @@ The network is the textbook's ``MultiLayerNet``: 4 hidden ReLU layers of 100 uni
 batch 128, 2,000 iterations of random minibatches, every optimizer at its jaxnn default (SGD lr 0.01;
 Momentum and Nesterov lr 0.01, momentum 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95;
 Adam and AMSGrad lr 1e-3). All eight start from the same weights, see the same minibatches and run in one
-compiled program. What the figure shows: plain SGD is the slowest by far; momentum and the adaptive methods
-drop the loss much faster, AdaGrad fastest at first (as in the textbook's figure), Adam, AMSGrad and
-AdaDelta lowest later. RMSprop's default lr 0.01 is ten times Adam's: its first steps overshoot (the loss
-spikes above 6 on MNIST) and it stays noisy, on a plateau near 0.05.
-On MNIST-1D the inputs are 40 wide, not 784, and the task is harder, so every loss stays higher than on MNIST.
+compiled program. The textbook's claim: plain SGD is the slowest by far, momentum and the adaptive methods
+lower the loss much faster, AdaGrad fastest at first (what it measured: ``docs/gallery.md``). On MNIST-1D the
+inputs are 40 wide, not 784.
 
 Writes ``optimizer_compare.png`` (loss curves smoothed over 50 iterations, log scale) and ``optimizer_compare.json``.
 
@@ -30,8 +28,10 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import mlp
+from experiments._plots import smooth
+from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 OPTIMIZERS: dict[str, Callable[[], optim.Optimizer]] = {
@@ -50,7 +50,7 @@ DEPTH = 4  # hidden layers: with the output layer, the textbook's 5-layer net
 def plot(curves: dict[str, np.ndarray], window: int, title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, curve in curves.items():
-        ax.plot(mlp.smooth(curve, window), label=name, linewidth=1.2)
+        ax.plot(smooth(curve, window), label=name, linewidth=1.2)
     ax.set(xlabel="iteration", ylabel=f"training loss (mean of {window} iterations)", title=title)
     ax.set_yscale("log")  # the fast optimizers differ by orders of magnitude once they fit the training set
     ax.legend(ncol=2)
@@ -62,17 +62,17 @@ def plot(curves: dict[str, np.ndarray], window: int, title: str, path: Path) -> 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns what it writes to the JSON file."""
-    args = parse_args(__doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS)
+    args = parse_args(__doc__.splitlines()[0], argv, **DATA_OPTIONS)
     iterations, batch_size, window = (100, 128, 10) if args.quick else (2000, 128, 50)
-    dataset = mlp.load(args)
+    dataset = load(args)
     classes = int(dataset.train.y.max()) + 1
-    model = mlp.mlp(DEPTH, classes, nn.init.he_normal())
+    model = mlp(DEPTH, classes, nn.init.he_normal())
     setups = {name: (model, make()) for name, make in OPTIMIZERS.items()}
-    curves = mlp.loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                             jax.random.key(args.seed))
+    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
+                         jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
-        "config": {**mlp.describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, He init",
+        "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, He init",
                    "iterations": iterations, "batch_size": batch_size, "smoothing_window": window,
                    "optimizers": {name: {k: v.tolist() for k, v in optim.hparams(opt.init({})).items()}
                                   for name, (_, opt) in setups.items()}},

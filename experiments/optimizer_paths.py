@@ -4,10 +4,9 @@ The function is 20 times steeper along y than along x, so plain SGD zig-zags acr
 and the adaptive methods head for the minimum at (0, 0). Every optimizer starts at (−7, 2) with the textbook's
 learning rate (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3; the others are chosen to be comparable) and all
 of them run inside one jitted program. AdaDelta uses eps=1e-2: with its default 1e-6 its first steps are about
-√eps = 1e-3 long and it is still far from the minimum after 1000 steps (f ≈ 0.23), which is AdaDelta's known
-slow start rather than anything this picture is about. Writes ``optimizer_paths.png`` (the first 30 steps of
-each, on the contour plot) and ``optimizer_paths.json`` (the steps each needs to bring f below 1e-3 within
-1000 steps).
+√eps = 1e-3 long (AdaDelta's known slow start, not what this picture is about). Writes
+``optimizer_paths.png`` (the first 30 steps of each, on the contour plot) and ``optimizer_paths.json`` (the
+steps each needs to bring f below 1e-3 within 1000 steps).
 
     python experiments/optimizer_paths.py --out results
 """
@@ -26,7 +25,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
+from experiments._cli import parse_args, write_json
 from jaxnn import optim
 
 START = (-7.0, 2.0)

@@ -1,4 +1,4 @@
-"""Train an MLP on MNIST-1D with Adam: jaxnn's main job, and the baseline every other experiment builds on.
+"""Train one MLP on MNIST-1D with Adam: the single-run baseline the search and other experiments build on.
 
 MNIST-1D (Greydanus 2020) is generated locally (4,000 train / 1,000 test sequences of 40 values, 10 classes),
 so this runs anywhere without a download. The model is the paper's MLP baseline shape, 40-100-100-10 with ReLU
@@ -22,17 +22,11 @@ if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn`
 import jax
 import matplotlib.pyplot as plt
 
-from experiments.common import parse_args, write_json
-from jaxnn import data, nn, optim, train
+from experiments._cli import parse_args, write_json
+from experiments._models import mnist1d_mlp
+from jaxnn import data, optim, train
 
 PAPER_MLP_ACCURACY = 0.68
-
-
-def build_model(hidden: int = 100, classes: int = 10) -> nn.Layer:
-    """The MLP baseline: two hidden ReLU layers with He initialisation."""
-    he = nn.init.he_normal()
-    return nn.Sequential([nn.Dense(hidden, w_init=he), nn.relu, nn.Dense(hidden, w_init=he), nn.relu,
-                          nn.Dense(classes)])
 
 
 def plot(history: dict, out: Path) -> None:
@@ -64,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     epochs = args.epochs
     dataset = data.load(args.dataset, args.data_dir) if args.data_dir else data.load(args.dataset)
-    model = build_model(classes=int(dataset.train.y.max()) + 1)
+    model = mnist1d_mlp(classes=int(dataset.train.y.max()) + 1)
     opt = optim.adam(lr=args.lr)
     ts = train.create(model, opt, jax.random.key(args.seed), dataset.train.x.shape[1:])
 

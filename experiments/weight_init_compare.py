@@ -2,9 +2,9 @@
 
 The textbook's ``weight_init_compare``: 4 hidden ReLU layers of 100 units, SGD lr 0.01, batch 128, 2,000
 iterations, with weights drawn from N(0, 0.01²), "Xavier" (the book's std √(1/n), ``nn.init.lecun_normal``)
-and He (std √(2/n)). What the figure shows: with std 0.01 the activations shrink by about 0.01·√(100/2) ≈ 0.07
-per layer, the gradients of the first layers vanish and the loss stays at log 10 ≈ 2.30 (nothing is learnt);
-Xavier learns, He learns fastest. All three start from the same random normals (only the scale differs), see
+and He (std √(2/n)). The textbook's claim: with std 0.01 the activations shrink by about 0.01·√(100/2) ≈ 0.07
+per layer, the gradients of the first layers vanish and nothing is learnt; Xavier learns, He learns fastest
+(what it measured: ``docs/gallery.md``). All three start from the same random normals (only the scale differs), see
 the same minibatches and run in one compiled program. On MNIST-1D the inputs are 40 wide, not 784.
 
 Writes ``weight_init_compare.png`` (loss curves smoothed over 50 iterations) and ``weight_init_compare.json``.
@@ -26,8 +26,10 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments import mlp
-from experiments.common import parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._models import mlp
+from experiments._plots import smooth
+from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 INITS: dict[str, nn.init.Initializer] = {
@@ -42,7 +44,7 @@ LR = 0.01
 def plot(curves: dict[str, np.ndarray], window: int, title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, curve in curves.items():
-        ax.plot(mlp.smooth(curve, window), label=name)
+        ax.plot(smooth(curve, window), label=name)
     ax.axhline(np.log(10), color="0.5", linestyle=":", label="log 10 (chance)")
     ax.set(xlabel="iteration", ylabel=f"training loss (mean of {window} iterations)", title=title)
     ax.set_ylim(0, None)
@@ -55,16 +57,16 @@ def plot(curves: dict[str, np.ndarray], window: int, title: str, path: Path) -> 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns what it writes to the JSON file."""
-    args = parse_args(__doc__.splitlines()[0], argv, **mlp.DATA_OPTIONS)
+    args = parse_args(__doc__.splitlines()[0], argv, **DATA_OPTIONS)
     iterations, batch_size, window = (100, 128, 10) if args.quick else (2000, 128, 50)
-    dataset = mlp.load(args)
+    dataset = load(args)
     classes = int(dataset.train.y.max()) + 1
-    setups = {name: (mlp.mlp(DEPTH, classes, w_init), optim.sgd(LR)) for name, w_init in INITS.items()}
-    curves = mlp.loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                             jax.random.key(args.seed))
+    setups = {name: (mlp(DEPTH, classes, w_init), optim.sgd(LR)) for name, w_init in INITS.items()}
+    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
+                         jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
-        "config": {**mlp.describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU", "optimizer": f"sgd(lr={LR})",
+        "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU", "optimizer": f"sgd(lr={LR})",
                    "iterations": iterations, "batch_size": batch_size, "smoothing_window": window,
                    "inits": list(INITS)},
         "final_loss": {name: float(c[-tail:].mean()) for name, c in curves.items()},

@@ -2,7 +2,7 @@
 
 1,000 random inputs of width 100 pass through 5 bias-free Dense layers of 100 units, for sigmoid, tanh and
 ReLU, with weights drawn from N(0, 1), N(0, 0.01²), "Xavier" (the book's std √(1/n): ``nn.init.lecun_normal``)
-and He (std √(2/n): ``nn.init.he_normal``). What the figure shows:
+and He (std √(2/n): ``nn.init.he_normal``). The textbook's claims (what it measured: ``docs/gallery.md``):
 
 - std 1 with sigmoid: pre-activations are huge, so activations pile up at 0 and 1, where σ' ≈ 0 (vanishing
   gradients);
@@ -33,7 +33,7 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import parse_args, write_json
+from experiments._cli import parse_args, write_json
 from jaxnn import nn
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {

@@ -18,7 +18,7 @@ def test_discovers_every_module_with_main_and_no_helpers():
     with_main = {p.stem for p in (ROOT / "experiments").glob("*.py") if "\ndef main(" in p.read_text()}
     assert set(found) == with_main - {"__main__"}
     assert set(MINE) | {"optimizer_paths", "train_mnist1d", "weight_init_histograms"} <= set(found)
-    assert "common" not in found and "__init__" not in found
+    assert not any(name.startswith("_") for name in found)
     assert found["amsgrad_counterexample"].startswith("Adam fails to converge")
 
 

@@ -1,4 +1,4 @@
-"""The main job trains on the embedded MNIST-1D and reports what it measured."""
+"""The single-run baseline trains on the embedded MNIST-1D and reports what it measured."""
 
 import json
 
