@@ -51,16 +51,23 @@ RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "total_steps": _POSITIVE,
     "warmup_steps": _POSITIVE,
     "max_norm": _POSITIVE,
+    # optax's names, for optim.from_optax(optax.inject_hyperparams(...)(...)).
+    "learning_rate": _NONNEGATIVE,
+    "eps_root": _NONNEGATIVE,
+    "initial_accumulator_value": _NONNEGATIVE,
 }
+# A name without a rule (a hyperparameter of some optax transformation) must still be a finite number.
+_FINITE = (lambda v: np.full(np.shape(v), True), "a finite number")
 
 
 def validate(name: str, value: Any) -> None:
-    """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`.
+    """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`;
+    a name without a rule must be finite.
 
     Raises:
         ValueError: naming ``name``, ``value`` and the allowed range. Traced values pass unchecked.
     """
-    check_range(name, value, *RULES[name.rsplit(".", 1)[-1]])
+    check_range(name, value, *RULES.get(name.rsplit(".", 1)[-1], _FINITE))
 
 
 class Schedule:
