@@ -135,7 +135,7 @@ def from_nnx(model: Any, *, key_streams: Sequence[str] = ("dropout",)) -> Layer:
 
     def init(key: jax.Array, input_shape: Shape) -> tuple[Params, State]:
         _, params, state = nnx.split(make(key), nnx.Param, ...)
-        return params.to_pure_dict(), state.to_pure_dict()
+        return nnx.to_pure_dict(params), nnx.to_pure_dict(state)
 
     def apply(params: Params, state: State, x: jax.Array, *, train: bool = False, key: Any = None
               ) -> tuple[jax.Array, State]:
@@ -143,12 +143,15 @@ def from_nnx(model: Any, *, key_streams: Sequence[str] = ("dropout",)) -> Layer:
         nnx.replace_by_pure_dict(p, params)
         nnx.replace_by_pure_dict(s, state)
         module = nnx.merge(graphdef, p, s)
-        module.train() if train else module.eval()
+        if train:
+            module.train()
+        else:
+            module.eval()
         if key is not None:
             nnx.reseed(module, **dict.fromkeys(key_streams, key))
         y = module(x)
         _, _, new_state = nnx.split(module, nnx.Param, ...)
-        return y, new_state.to_pure_dict() if train else state
+        return y, nnx.to_pure_dict(new_state) if train else state
 
     return Layer(init, apply)
 
