@@ -1,5 +1,8 @@
-"""nn.from_flax / nn.from_nnx: a linen CNN with BatchNorm and Dropout trains in fit and sweeps exactly as a
+"""nn.from_flax: a linen CNN with BatchNorm and Dropout trains in fit and sweeps exactly as a
 hand-written Flax loop does, and the mode arguments are found by name."""
+
+import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -150,3 +153,19 @@ def test_checkpoint_round_trip_and_output_shape(tmp_path):
     for a, b in zip(jax.tree.leaves(ts), jax.tree.leaves(restored)):
         np.testing.assert_array_equal(jax.random.key_data(a) if a.dtype == ts.key.dtype else a,
                                       jax.random.key_data(b) if b.dtype == ts.key.dtype else b)
+
+
+def test_the_docs_mnist_sweep_runs_on_a_tiny_idx_folder(tmp_path):
+    from tests.data.conftest import idx_bytes, write_gz
+
+    rng = np.random.default_rng(0)
+    for name, n in [("train", 60), ("t10k", 20)]:
+        write_gz(tmp_path / f"{name}-images-idx3-ubyte.gz", idx_bytes(rng.integers(0, 256, (n, 28, 28), np.uint8)))
+        write_gz(tmp_path / f"{name}-labels-idx1-ubyte.gz", idx_bytes(rng.integers(0, 10, n).astype(np.uint8)))
+    page = (Path(__file__).parents[2] / "docs" / "ecosystem.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"^```python\n(.*?)^```", page, re.S | re.M) if "mnist-5k" in b]
+    block = block.replace('data_dir = "../shared/data/mnist-5k"', f"data_dir = {str(tmp_path)!r}")
+    namespace = {}
+    exec(compile(block, "docs/ecosystem.md", "exec"), namespace)
+    result = namespace["result"]
+    assert result.history["val_loss"].shape == (8, 1, 3) and np.isfinite(result.history["val_loss"]).all()
