@@ -125,3 +125,11 @@ def test_jaxnn_optimizer_in_flax_train_state_equals_the_jaxnn_loop():
     assert_trees_equal(ts.params, params)
     assert_trees_equal(ts.opt_state, state)
     np.testing.assert_array_equal(optim.hparams(ts.opt_state)["lr"], np.float32(1e-2))
+
+
+def test_an_optax_hyperparameter_without_a_jaxnn_rule_must_be_finite():
+    state = optim.from_optax(optax.inject_hyperparams(optax.fromage)(learning_rate=0.1)).init(PARAMS)
+    assert set(optim.hparams(state)) == {"learning_rate", "min_norm"}
+    np.testing.assert_array_equal(optim.hparams(optim.set_hparams(state, min_norm=1e-3))["min_norm"], np.float32(1e-3))
+    with pytest.raises(ValueError, match=r"min_norm=nan is not allowed: min_norm must be a finite number"):
+        optim.set_hparams(state, min_norm=float("nan"))
