@@ -137,3 +137,31 @@ def test_integer_buffers_are_refused():
 
     with pytest.raises(TypeError, match=r"not parameters: \['.calls'\]"):
         nn.from_equinox(Counter(jnp.ones(2), jnp.zeros((), jnp.int32)))
+
+
+def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
+    layer, opt = nn.from_equinox(make), optim.sgd(0.1, momentum=0.9)
+    step = train.make_train_step(layer, opt)
+    ts = train.create(layer, opt, jax.random.key(6), (FEATURES,))
+    whole, _ = train.fit(ts, step, (X, Y), epochs=2, batch_size=BATCH, progress=False)
+    train.fit(ts, step, (X, Y), epochs=1, batch_size=BATCH, progress=False, checkpoint_dir=tmp_path)
+    other = train.create(layer, opt, jax.random.key(7), (FEATURES,))  # replaced by the checkpoint if it loads
+    resumed, _ = train.fit(other, step, (X, Y), epochs=2, batch_size=BATCH, progress=False,
+                           checkpoint_dir=tmp_path, resume=True)
+    for a, b in zip(jax.tree.leaves((whole.params, whole.model_state)),
+                    jax.tree.leaves((resumed.params, resumed.model_state))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_batched_model_is_called_on_the_whole_batch():
+    class Scale(eqx.Module):
+        weight: jax.Array
+
+        def __call__(self, x):
+            assert x.ndim == 2  # the batch itself, not one example
+            return x * self.weight - jnp.mean(x, axis=0)
+
+    model = Scale(jnp.arange(FEATURES, dtype=jnp.float32))
+    layer = nn.from_equinox(model, batched=True)
+    params, state = layer.init(jax.random.key(0), (FEATURES,))
+    np.testing.assert_array_equal(layer.apply(params, state, EX)[0], model(EX))

@@ -169,3 +169,18 @@ def test_the_docs_mnist_sweep_runs_on_a_tiny_idx_folder(tmp_path):
     exec(compile(block, "docs/ecosystem.md", "exec"), namespace)
     result = namespace["result"]
     assert result.history["val_loss"].shape == (8, 1, 3) and np.isfinite(result.history["val_loss"]).all()
+
+
+def test_several_rng_streams_get_split_keys():
+    class Noisy(fnn.Module):
+        @fnn.compact
+        def __call__(self, x, train: bool):
+            if not train:
+                return x
+            return x + jax.random.normal(self.make_rng("noise"), x.shape) + fnn.Dropout(0.5)(x, deterministic=False)
+
+    layer = nn.from_flax(Noisy(), rngs=("dropout", "noise"))
+    x, key = jnp.ones((2, 4)), jax.random.key(3)
+    dropout_key, noise_key = jax.random.split(key)
+    expected = Noisy().apply({}, x, train=True, rngs={"dropout": dropout_key, "noise": noise_key})
+    np.testing.assert_array_equal(layer.apply({}, {}, x, train=True, key=key)[0], expected)
