@@ -84,8 +84,7 @@ def from_flax(
     def apply(params: Params, state: State, x: jax.Array, *, train: bool = False, key: Any = None
               ) -> tuple[jax.Array, State]:
         variables = {"params": params, **state}
-        keys = {} if key is None else dict(zip(streams, [key] if len(streams) == 1 else jax.random.split(
-            key, len(streams))))
+        keys = {} if key is None else _stream_keys(key, streams)
         if not train:
             return module.apply(variables, x, rngs=keys, **flags(False)), state
         y, new_state = module.apply(variables, x, rngs=keys, mutable=list(state), **flags(True))
@@ -111,6 +110,9 @@ def from_nnx(model: Any, *, key_streams: Sequence[str] = ("dropout",)) -> Layer:
     Returns:
         A :class:`~jaxnn.nn.Layer`.
 
+    Raises:
+        TypeError: if ``model`` is neither an ``nnx.Module`` nor callable.
+
     Example::
 
         from flax import nnx
@@ -129,6 +131,9 @@ def from_nnx(model: Any, *, key_streams: Sequence[str] = ("dropout",)) -> Layer:
     """
     from flax import nnx
 
+    if not (isinstance(model, nnx.Module) or callable(model)):
+        raise TypeError(f"from_nnx: model must be an nnx.Module or a function from a PRNG key to one, got "
+                        f"{model!r:.200}.")
     make = model if not isinstance(model, nnx.Module) else (lambda key: model)
     graphdef, abstract_params, abstract_state = nnx.split(nnx.eval_shape(lambda: make(jax.random.key(0))),
                                                           nnx.Param, ...)
@@ -190,7 +195,8 @@ def from_equinox(
         A :class:`~jaxnn.nn.Layer`.
 
     Raises:
-        TypeError: if the module has array leaves that are neither params nor state (integer buffers).
+        TypeError: if ``model`` is none of the above, or the module has array leaves that are neither params
+            nor state (integer buffers).
 
     Example::
 
@@ -203,6 +209,9 @@ def from_equinox(
     import equinox as eqx
 
     built = isinstance(model, eqx.Module) or isinstance(model, tuple)
+    if not (built or callable(model)):
+        raise TypeError(f"from_equinox: model must be an eqx.Module, a (module, state) pair or a function from a "
+                        f"PRNG key to either, got {model!r:.200}.")
     make = (lambda key: model) if built else model
     is_param = is_param or (lambda leaf: isinstance(leaf, jax.Array | jax.ShapeDtypeStruct)
                             and jnp.issubdtype(leaf.dtype, jnp.inexact))
@@ -243,6 +252,11 @@ def from_equinox(
         return y, _by_path(new_state) if train else state
 
     return Layer(init, apply)
+
+
+def _stream_keys(key: jax.Array, streams: tuple[str, ...]) -> dict[str, jax.Array]:
+    """One key per RNG stream: ``key`` itself for a single stream, else ``jax.random.split(key, len(streams))``."""
+    return dict(zip(streams, [key] if len(streams) == 1 else jax.random.split(key, len(streams))))
 
 
 def _example(input_shape: Shape) -> jax.Array:

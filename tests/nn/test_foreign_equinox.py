@@ -137,6 +137,8 @@ def test_integer_buffers_are_refused():
 
     with pytest.raises(TypeError, match=r"not parameters: \['.calls'\]"):
         nn.from_equinox(Counter(jnp.ones(2), jnp.zeros((), jnp.int32)))
+    with pytest.raises(TypeError, match="from_equinox: model must be an eqx.Module"):
+        nn.from_equinox(3)
 
 
 def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):

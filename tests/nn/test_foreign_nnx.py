@@ -71,3 +71,5 @@ def test_a_built_module_and_shapes():
     np.testing.assert_array_equal(params["hidden"]["kernel"], module.hidden.kernel[...])
     assert layer.output_shape((FEATURES,)) == (3,)
     assert set(state) == {"norm", "drop"}  # BatchNorm statistics and the dropout stream's counter
+    with pytest.raises(TypeError, match="from_nnx: model must be an nnx.Module"):
+        nn.from_nnx(3)
