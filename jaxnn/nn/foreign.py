@@ -188,15 +188,15 @@ def from_equinox(
         batched: the module takes the whole batch itself (no ``vmap``).
         axis_name: the vmapped batch axis' name.
         is_param: which leaves are trained; default ``eqx.is_inexact_array``. Hyperparameters inside the
-            module must be Python numbers: a traced sweep value there is an inexact array, so it would be
-            trained as a parameter.
+            module must be Python numbers: a traced sweep value stored there would be an inexact array, a
+            parameter, so it is refused.
 
     Returns:
         A :class:`~jaxnn.nn.Layer`.
 
     Raises:
-        TypeError: if ``model`` is none of the above, or the module has array leaves that are neither params
-            nor state (integer buffers).
+        TypeError: if ``model`` is none of the above, the module has array leaves that are neither params
+            nor state (integer buffers), or it stores a traced value from outside (a sweep's hyperparameter).
 
     Example::
 
@@ -225,6 +225,11 @@ def from_equinox(
     if buffers:
         raise TypeError(f"from_equinox: the module has array leaves that are not parameters: {buffers}. Make "
                         "them Python constants or eqx.nn.State, or pass is_param to train them.")
+    captured = _captured_tracers(make, skeleton)
+    if captured:
+        raise TypeError(f"from_equinox: the module stores traced values made outside it at {captured} (a sweep's "
+                        "hyperparameters?); as inexact arrays they would be trained as parameters. Pass Python "
+                        "numbers there (static sweep values, sweep.choice) or use jaxnn layers around the module.")
     takes_key = "key" in inspect.signature(module_skeleton.__call__).parameters
 
     def init(key: jax.Array, input_shape: Shape) -> tuple[Params, State]:
@@ -252,6 +257,18 @@ def from_equinox(
         return y, _by_path(new_state) if train else state
 
     return Layer(init, apply)
+
+
+def _captured_tracers(make: Callable[[jax.Array], Any], skeleton: Any) -> list[str]:
+    """Paths of the array leaves of ``make(key)`` that are tracers captured from an enclosing trace, not made
+    by ``make``: a sweep's traced hyperparameter stored in a module as it is."""
+    closed = jax.make_jaxpr(lambda key: [leaf for leaf in jax.tree.leaves(make(key)) if isinstance(leaf, jax.Array)]
+                            )(jax.random.key(0))
+    outside = {id(var) for var, const in zip(closed.jaxpr.constvars, closed.consts)
+               if isinstance(const, jax.core.Tracer)}
+    paths = [jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_flatten_with_path(skeleton)[0]
+             if isinstance(leaf, jax.ShapeDtypeStruct)]
+    return [path for path, var in zip(paths, closed.jaxpr.outvars) if id(var) in outside]
 
 
 def _stream_keys(key: jax.Array, streams: tuple[str, ...]) -> dict[str, jax.Array]:

@@ -167,3 +167,25 @@ def test_a_batched_model_is_called_on_the_whole_batch():
     layer = nn.from_equinox(model, batched=True)
     params, state = layer.init(jax.random.key(0), (FEATURES,))
     np.testing.assert_array_equal(layer.apply(params, state, EX)[0], model(EX))
+
+
+def test_a_traced_hyperparameter_stored_in_the_module_is_refused():
+    # Stored as it is, a traced dropout rate would be an inexact array leaf: a parameter the optimizer moves.
+    class Dropping(eqx.Module):
+        linear: eqx.nn.Linear
+        drop: eqx.nn.Dropout
+
+        def __init__(self, key, rate):
+            self.linear, self.drop = eqx.nn.Linear(FEATURES, 3, key=key), eqx.nn.Dropout(rate)
+
+        def __call__(self, x, *, key=None):
+            return self.drop(self.linear(x), key=key)
+
+    def build(hp):
+        return sweep.Trial(nn.from_equinox(lambda key: Dropping(key, hp["rate"])), optim.sgd(0.1))
+
+    with pytest.raises(TypeError, match=r"traced values made outside it at \['.drop.p'\]"):
+        sweep.run(build, sweep.grid(rate=[0.1, 0.2]), ((X, Y), (EX, EY)), epochs=1, batch_size=BATCH, progress=False)
+    # With a Python number, or a key-made init in the factory, nothing is refused.
+    layer = nn.from_equinox(lambda key: Dropping(key, 0.2))
+    assert sorted(layer.init(jax.random.key(0), (FEATURES,))[0]) == [".linear.bias", ".linear.weight"]
