@@ -22,6 +22,7 @@ from jaxnn.nn.conv import Conv1D, Conv2D
 from jaxnn.nn.dense import Dense
 from jaxnn.nn.dropout import Dropout
 from jaxnn.nn.flatten import Flatten
+from jaxnn.nn.foreign import from_equinox, from_flax, from_nnx
 from jaxnn.nn.layer import Layer
 from jaxnn.nn.pooling import AvgPool, MaxPool
 from jaxnn.nn.residual import Residual
@@ -41,6 +42,9 @@ __all__ = [
     "Residual",
     "Sequential",
     "elu",
+    "from_equinox",
+    "from_flax",
+    "from_nnx",
     "init",
     "leaky_relu",
     "log_softmax",

@@ -19,6 +19,7 @@ from jaxnn.optim.base import Optimizer, apply_updates, global_norm
 from jaxnn.optim.chain import ChainState, chain
 from jaxnn.optim.clip import ClipState, clip_by_global_norm
 from jaxnn.optim.hyperparams import HParams, Schedule, hparams, set_hparams
+from jaxnn.optim.interop import OptaxState, from_optax
 from jaxnn.optim.rmsprop import RmspropState, rmsprop
 from jaxnn.optim.schedules import (
     constant,
@@ -38,6 +39,7 @@ __all__ = [
     "ChainState",
     "ClipState",
     "HParams",
+    "OptaxState",
     "Optimizer",
     "RmspropState",
     "Schedule",
@@ -54,6 +56,7 @@ __all__ = [
     "constant",
     "cosine_decay",
     "exponential_decay",
+    "from_optax",
     "global_norm",
     "hparams",
     "inverse_time_decay",

@@ -54,14 +54,21 @@ RULES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "total_steps": _POSITIVE,
     "warmup_steps": _POSITIVE,
     "max_norm": _POSITIVE,
+    # optax's names, for optim.from_optax(optax.inject_hyperparams(...)(...)).
+    "learning_rate": _NONNEGATIVE,
+    "eps_root": _NONNEGATIVE,
+    "initial_accumulator_value": _NONNEGATIVE,
 }
 # The parameters that every built-in schedule's values lie between (with 0 for the decays): checking them against
 # the range of the hyperparameter they schedule bounds the schedule at every step (see Schedule).
 LEVELS = ("lr0", "final")
+# A name without a rule (a hyperparameter of some optax transformation) must still be a finite number.
+_FINITE = (lambda v: np.full(np.shape(v), True), "a finite number")
 
 
 def validate(name: str, value: Any) -> None:
-    """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`.
+    """Checks a concrete hyperparameter against the range of its name (the last dotted part) in :data:`RULES`;
+    a name without a rule must be finite.
 
     A schedule's level (``lr.lr0``, ``momentum.final``) must also fit the range of the hyperparameter it
     schedules: ``momentum.lr0=1.5`` is refused as ``momentum=1.5`` would be.
@@ -86,6 +93,7 @@ def _check_schedule(name: str, schedule: Schedule) -> None:
         low, high = bounds
         check_range(name, np.array([low, high]), ok, f"{allowed} at every step, but over the steps t >= 0 it "
                     f"takes values from {np.float32(low)!s} to {np.float32(high)!s}", shown=repr(schedule))
+    check_range(name, value, *RULES.get(name.rsplit(".", 1)[-1], _FINITE))
 
 
 class Schedule:
