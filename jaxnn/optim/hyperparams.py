@@ -78,7 +78,7 @@ def validate(name: str, value: Any) -> None:
         ValueError: naming ``name``, ``value`` and the allowed range. Traced values pass unchecked.
     """
     owner, _, last = name.rpartition(".")
-    check_range(name, value, *RULES[last])
+    check_range(name, value, *RULES.get(last, _FINITE))
     scheduled = owner.rpartition(".")[2]
     if last in LEVELS and scheduled in RULES:
         ok, allowed = RULES[scheduled]
@@ -93,7 +93,6 @@ def _check_schedule(name: str, schedule: Schedule) -> None:
         low, high = bounds
         check_range(name, np.array([low, high]), ok, f"{allowed} at every step, but over the steps t >= 0 it "
                     f"takes values from {np.float32(low)!s} to {np.float32(high)!s}", shown=repr(schedule))
-    check_range(name, value, *RULES.get(name.rsplit(".", 1)[-1], _FINITE))
 
 
 class Schedule:
