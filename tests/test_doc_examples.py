@@ -135,7 +135,7 @@ def _page_namespace(example: Example, tmp_path_factory) -> tuple[dict, Path]:
             mp.chdir(folder)
             for i, code in enumerate(blocks[:example.index]):
                 if not_run_reason(code) is None:
-                    execute(code, namespace, f"{example.page.relative_to(ROOT)}:{i + 1} (run before this block)")
+                    execute(code, namespace, f"{example.name.rsplit(':', 1)[0]}:{i + 1} (run before this block)")
     return namespace, folder
 
 
@@ -206,3 +206,21 @@ def test_example_blocks_reads_the_indented_block_after_example():
 def test_not_run_reason_reads_only_the_first_line():
     assert not_run_reason("\n# not run: needs 2 processes\nimport jax\n") == "needs 2 processes"
     assert not_run_reason("import jax\n# not run: later\n") is None
+
+
+def test_execute_skips_for_a_missing_optional_package_only():
+    with pytest.raises(pytest.skip.Exception, match="optional package flax"):
+        execute("raise ModuleNotFoundError('no flax', name='flax.linen')", {}, "block")
+    with pytest.raises(ModuleNotFoundError):
+        execute("import jaxnn_has_no_such_module", {}, "block")
+
+
+def test_a_later_block_runs_after_the_earlier_blocks_of_its_page(tmp_path, tmp_path_factory, monkeypatch):
+    page = tmp_path / "page.md"
+    page.write_text("```python\na = 1\n```\n\n```python\n# not run: a reason\nb = 1 / 0\n```\n\n"
+                    "```python\nc = a + 1\n```\n")
+    monkeypatch.setitem(_page_runs, page, (0, {}, tmp_path))  # a worker that ran nothing of this page yet
+    namespace, _ = _page_namespace(Example("page.md:3", page_blocks(page)[2], page, 2), tmp_path_factory)
+    assert namespace["a"] == 1 and "b" not in namespace
+    exec(page_blocks(page)[2], namespace)
+    assert namespace["c"] == 2
