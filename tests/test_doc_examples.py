@@ -113,12 +113,9 @@ def execute(code: str, namespace: dict, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def example_home(tmp_path_factory):
+def example_data_dir(tmp_path_factory) -> Path:
     """A private data folder for the whole session (MNIST-1D is generated once into it)."""
-    home = tmp_path_factory.mktemp("doc_examples_data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JAXNN_DATA_DIR", str(home))
-        yield home
+    return tmp_path_factory.mktemp("doc_examples_data")
 
 
 # page -> (blocks run so far, namespace, working folder). Under pytest-xdist a worker may be handed a later
@@ -164,7 +161,8 @@ def _overview_namespace(name: str, tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
-def test_example_runs(example, example_home, tmp_path_factory, monkeypatch):
+def test_example_runs(example, example_data_dir, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("JAXNN_DATA_DIR", str(example_data_dir))
     compile(example.code, example.name, "exec")  # a block that is not run must still be valid Python
     if reason := not_run_reason(example.code):
         pytest.skip(f"not run: {reason}")
