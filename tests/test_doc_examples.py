@@ -1,9 +1,11 @@
 """Every code example the project shows runs: the ``Example::`` blocks of the docstrings under ``jaxnn/`` and the
 ```` ```python ```` blocks of README.md and docs/*.md.
 
-A docstring example runs on its own after :data:`PRELUDE`, the imports docs/index.md says every example assumes.
-A page's blocks run in order in one namespace, as a reader would run them, without the prelude: a page states
-its own imports. A block whose first line is a comment ``# not run: <reason>`` is compiled but not run, and is
+A docstring example runs after :data:`PRELUDE`, the imports docs/index.md says every example assumes, and, for
+an example on a member of a package (``jaxnn.sweep.run``), after the package's own example (``jaxnn.sweep``), which
+heads its API page; that overview runs once and each member starts from a copy of its namespace.
+A page's blocks run in order in one namespace, as a reader would run them, without the prelude: a page states its
+own imports. A block whose first line is a comment ``# not run: <reason>`` is compiled but not run, and is
 reported as skipped with that reason. Examples run in a fresh working folder with a private data folder, so
 that files they write (checkpoints, figures) and data they generate land in neither the checkout nor the
 user's cache.
