@@ -2,12 +2,17 @@
 
 Example::
 
-    from jaxnn import losses
+    from jaxnn import losses, nn
+
+    model = nn.Sequential([nn.Dense(10), nn.Dropout(0.1)])
 
     def loss_fn(params, state, x, y, key):
         logits, state = model.apply(params, state, x, train=True, key=key)
         loss = losses.softmax_cross_entropy(logits, y) + losses.l2_penalty(params, 1e-4)
         return loss, state
+
+    params, state = model.init(jax.random.key(0), (4,))
+    loss, state = loss_fn(params, state, jnp.ones((2, 4)), jnp.array([3, 0]), jax.random.key(1))
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
 
     Example::
 
-        softmax_cross_entropy(logits, jnp.array([3, 0]))                 # labels
-        softmax_cross_entropy(logits, jax.nn.one_hot(jnp.array([3, 0]), 10))  # same value
+        logits = jax.random.normal(jax.random.key(0), (2, 10))
+        losses.softmax_cross_entropy(logits, jnp.array([3, 0]))                         # labels
+        losses.softmax_cross_entropy(logits, jax.nn.one_hot(jnp.array([3, 0]), 10))     # the same value
     """
     logits, targets = jnp.asarray(logits), jnp.asarray(targets)
     log_p = jax.nn.log_softmax(logits, axis=-1)
@@ -96,9 +102,9 @@ def l2_penalty(params: Any, l2: Any, mask: masks.Mask | None = None) -> jax.Arra
 
     Example::
 
-        params, _ = nn.Sequential([nn.Dense(3), nn.BatchNorm(), nn.Dense(2)]).init(key, (4,))
-        l2_penalty(params, 0.1)   # 0.05 * (‖params["0"]["w"]‖² + ‖params["2"]["w"]‖²)
-        l2_penalty(params, 0.1, mask={"0": True, "1": False, "2": False})   # 0.05 * ‖params["0"]["w"]‖²
+        params, _ = nn.Sequential([nn.Dense(3), nn.BatchNorm(), nn.Dense(2)]).init(jax.random.key(0), (4,))
+        losses.l2_penalty(params, 0.1)   # 0.05 * (‖params["0"]["w"]‖² + ‖params["2"]["w"]‖²)
+        losses.l2_penalty(params, 0.1, mask={"0": True, "1": False, "2": False})   # 0.05 * ‖params["0"]["w"]‖²
     """
     check_range("l2", l2, lambda v: v >= 0, "a number >= 0")
     selected = masks.resolve(mask, params, masks.weight_matrices, "mask")

@@ -8,7 +8,9 @@ Example::
         nn.Dense(100, w_init=nn.init.he_normal()), nn.BatchNorm(), nn.relu, nn.Dropout(0.2),
         nn.Dense(10),
     ])
-    params, state = model.init(key, (784,))          # input_shape of one example, no batch axis
+    init_key, dropout_key = jax.random.split(jax.random.key(0))
+    params, state = model.init(init_key, (784,))     # input_shape of one example, no batch axis
+    x, x_test = jnp.ones((32, 784)), jnp.ones((8, 784))
     logits, state = model.apply(params, state, x, train=True, key=dropout_key)
     logits, _ = model.apply(params, state, x_test)
 

@@ -73,7 +73,8 @@ def Maxout(
     Example::
 
         layer = nn.Maxout(16, pieces=3)
-        params, state = layer.init(key, (8,))       # params["w"].shape == (8, 16, 3)
+        params, state = layer.init(jax.random.key(0), (8,))
+        assert params["w"].shape == (8, 16, 3)
     """
     units = positive_int("units", units)
     pieces = positive_int("pieces", pieces)

@@ -42,7 +42,8 @@ def BatchNorm(momentum: Any = 0.9, eps: Any = 1e-5, axis: int = -1) -> Layer:
     Example::
 
         bn = nn.BatchNorm()
-        params, state = bn.init(key, (16,))
+        params, state = bn.init(jax.random.key(0), (16,))
+        x = jax.random.normal(jax.random.key(1), (32, 16))
         y, state = bn.apply(params, state, x, train=True)     # updates the running statistics
         y, _ = bn.apply(params, state, x)                     # evaluation
     """

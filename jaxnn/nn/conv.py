@@ -141,7 +141,8 @@ def Conv1D(
     Example::
 
         layer = nn.Conv1D(8, kernel_size=3, padding="SAME")
-        params, state = layer.init(key, (40, 1))    # (batch, 40, 1) -> (batch, 40, 8)
+        params, state = layer.init(jax.random.key(0), (40, 1))
+        assert layer.output_shape((40, 1)) == (40, 8)     # (batch, 40, 1) -> (batch, 40, 8)
     """
     return _conv("Conv1D", ("length",), features, kernel_size, stride, padding, use_bias, w_init, b_init)
 
@@ -173,7 +174,8 @@ def Conv2D(
     Example::
 
         layer = nn.Conv2D(16, kernel_size=3, stride=2, padding=1)
-        params, state = layer.init(key, (28, 28, 1))   # (batch, 28, 28, 1) -> (batch, 14, 14, 16)
+        params, state = layer.init(jax.random.key(0), (28, 28, 1))
+        assert layer.output_shape((28, 28, 1)) == (14, 14, 16)   # (batch, 28, 28, 1) -> (batch, 14, 14, 16)
     """
     return _conv(
         "Conv2D", ("height", "width"), features, kernel_size, stride, padding, use_bias, w_init, b_init

@@ -32,7 +32,8 @@ def Dense(
 
         layer = nn.Dense(100, w_init=nn.init.he_normal())
         params, state = layer.init(jax.random.key(0), (784,))
-        y, _ = layer.apply(params, state, x)        # (batch, 784) -> (batch, 100)
+        y, _ = layer.apply(params, state, jnp.ones((32, 784)))
+        assert y.shape == (32, 100)
     """
     units = positive_int("units", units)
     w_init = w_init or initializers.lecun_normal()

@@ -29,7 +29,8 @@ def Dropout(rate: Any) -> Layer:
     Example::
 
         drop = nn.Dropout(0.5)
-        y, _ = drop.apply({}, {}, x, train=True, key=jax.random.key(1))
+        x = jnp.ones((4, 10))
+        y, _ = drop.apply({}, {}, x, train=True, key=jax.random.key(1))   # zeros and 2.0s
         y, _ = drop.apply({}, {}, x)                   # evaluation: y is x
     """
     check_range("rate", rate, lambda r: (r >= 0) & (r < 1), "a number in [0, 1)")

@@ -25,7 +25,8 @@ def Sequential(layers: Sequence[Layer | Callable[[jax.Array], jax.Array]]) -> La
         model = nn.Sequential([nn.Dense(100), nn.BatchNorm(), nn.relu, nn.Dropout(0.2), nn.Dense(10)])
         params, state = model.init(jax.random.key(0), (784,))
         # params: {"0": {"w", "b"}, "1": {"gamma", "beta"}, "4": {"w", "b"}}; state: {"1": {"mean", "var"}}
-        logits, state = model.apply(params, state, x, train=True, key=dropout_key)
+        x, x_test = jnp.ones((32, 784)), jnp.ones((8, 784))
+        logits, state = model.apply(params, state, x, train=True, key=jax.random.key(1))
         logits, _ = model.apply(params, state, x_test)
     """
     if isinstance(layers, Layer) or not isinstance(layers, Sequence):

@@ -4,6 +4,8 @@ Example::
 
     from jaxnn import optim
 
+    params = {"w": jnp.ones(3), "b": jnp.zeros(())}
+    grads = {"w": jnp.full(3, 0.5), "b": jnp.ones(())}
     opt = optim.adam(lr=1e-3)
     state = opt.init(params)
     updates, state = opt.update(grads, state, params)

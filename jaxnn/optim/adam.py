@@ -133,9 +133,10 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
 
     Example::
 
+        params, grads = {"w": jnp.ones(3)}, {"w": jnp.array([0.5, -2.0, 0.0])}
         opt = optim.adam(lr=1e-3)
         state = opt.init(params)
-        updates, state = opt.update(grads, state, params)
+        updates, state = opt.update(grads, state, params)   # step 1: -lr·sign(grads) = [-0.001, 0.001, 0.]
     """
     return _adam(lr, b1, b2, eps, weight_decay, decoupled=False, amsgrad=False, acc_dtype=acc_dtype, mask=mask,
                  name="adam")

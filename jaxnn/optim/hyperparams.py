@@ -262,7 +262,9 @@ def set_hparams(state: Any, **values: Any) -> Any:
 
     Example::
 
+        state = optim.adam(lr=1e-3).init({"w": jnp.ones(3)})
         state = optim.set_hparams(state, lr=1e-4)
+        optim.hparams(state)["lr"]               # Array(0.0001, dtype=float32)
     """
     valid = list(hparams(state))
     for name, value in values.items():

@@ -77,6 +77,7 @@ def sgd(
 
     Example::
 
+        params, grads = {"w": jnp.ones(3)}, {"w": jnp.array([0.5, -2.0, 0.0])}
         opt = optim.sgd(lr=0.1, momentum=0.9)
         state = opt.init(params)
         updates, state = opt.update(grads, state, params)

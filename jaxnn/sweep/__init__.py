@@ -11,8 +11,9 @@ Example::
 
     space = sweep.Space(lr=sweep.log_uniform(1e-6, 1e-2), weight_decay=sweep.log_uniform(1e-8, 1e-4),
                         dropout=sweep.uniform(0.0, 0.5), optimizer=sweep.choice(["sgd", "adam"]))
-    configs = space.sample(jax.random.key(0), 100)        # or sweep.grid(lr=[...], optimizer=[...])
-    result = sweep.run(build, configs, data.split(data.load("mnist1d"), 0.2, 0), epochs=50, batch_size=100)
+    configs = space.sample(jax.random.key(0), 8)          # or sweep.grid(lr=[...], optimizer=[...])
+    ds = data.split(data.load("mnist1d"), 0.2, 0)          # train / val / test
+    result = sweep.run(build, configs, ds, epochs=3, batch_size=100)
     result.best(5); print(result.table()); result.plot("sweep.png")
 
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own

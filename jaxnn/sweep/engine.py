@@ -351,7 +351,7 @@ def run(
 
     Example::
 
-        result = sweep.run(build, space.sample(key, 100), data, epochs=50, batch_size=100)
+        result = sweep.run(build, configs, ds, epochs=5, batch_size=100)   # build, configs, ds: as in jaxnn.sweep
         result.best(5)
     """
     if not (isinstance(epochs, int) and epochs >= 1):

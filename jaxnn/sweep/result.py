@@ -81,7 +81,7 @@ class SweepResult:
 
         Example::
 
-            result.best(3, "val_accuracy")[0]   # {"rank": 1, "index": 7, "lr": 0.0021, ..., "val_accuracy": 0.91}
+            result.best(3, "val_accuracy")[0]   # e.g. {"rank": 1, "index": 7, "lr": 0.0021, ..., "val_accuracy": 0.41}
         """
         if not (isinstance(k, int) and k >= 1):
             raise ValueError(f"best: k={k!r} must be an int >= 1.")

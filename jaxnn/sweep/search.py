@@ -61,7 +61,12 @@ def coarse_to_fine(space: Space, build: Callable[[dict], Any], data: Any, rounds
 
     Example::
 
-        results = sweep.coarse_to_fine(space, build, data, rounds=3, n=50, epochs=5, batch_size=100)
+        def build(hp):
+            return sweep.Trial(nn.Sequential([nn.Dense(32), nn.relu, nn.Dense(10)]), optim.adam(hp["lr"]))
+
+        space = sweep.Space(lr=sweep.log_uniform(1e-4, 1e-1))
+        ds = data.split(data.load("mnist1d"), 0.2, 0)
+        results = sweep.coarse_to_fine(space, build, ds, rounds=2, n=8, epochs=2, batch_size=100)
         results[-1].best(1)
     """
     for name, value in (("rounds", rounds), ("n", n)):

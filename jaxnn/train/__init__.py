@@ -2,12 +2,14 @@
 
 Example::
 
-    from jaxnn import nn, optim, train
+    from jaxnn import data, nn, optim, train
 
+    ds = data.load("mnist1d")                                       # 40 values per example, 10 classes
+    (x_train, y_train), (x_test, y_test) = ds.train, ds.test
     model = nn.Sequential([nn.Dense(100), nn.relu, nn.Dense(10)])
     ts = train.create(model, optim.adam(1e-3), jax.random.key(0), input_shape=(40,))
     step = train.make_train_step(model, optim.adam(1e-3))
-    ts, history = train.fit(ts, step, (x_train, y_train), epochs=10, batch_size=100,
+    ts, history = train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
                             eval_data=(x_test, y_test), eval_step=train.make_eval_step(model))
 """
 

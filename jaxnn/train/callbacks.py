@@ -13,7 +13,8 @@ Example::
         def on_epoch_end(self, epoch, record):
             print(epoch, record["loss"])
 
-    train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[PrintLoss()])
+    # ts, step, x_train, y_train: as in jaxnn.train
+    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callback=PrintLoss().on_epoch_end)
 """
 
 from __future__ import annotations

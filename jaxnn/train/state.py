@@ -44,7 +44,8 @@ def create(model: Any, optimizer: Optimizer, key: jax.Array, input_shape: Sequen
 
     Example::
 
-        ts = train.create(model, optim.adam(1e-3), jax.random.key(0), (40,))
+        model = nn.Sequential([nn.Dense(100), nn.relu, nn.Dense(10)])
+        ts = train.create(model, optim.adam(1e-3), jax.random.key(0), (40,))   # input_shape of one example
     """
     init_key, run_key = jax.random.split(key)
     params, model_state = model.init(init_key, tuple(input_shape))
