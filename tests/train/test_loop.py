@@ -68,7 +68,7 @@ def test_fit_equals_a_python_loop_of_jitted_steps():
             losses.append(float(m["loss"]))
     for a, b in zip(jax.tree.leaves(ts_fit.params), jax.tree.leaves(ts.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(history["train_loss"], [np.mean(losses[:4]), np.mean(losses[4:])], rtol=1e-5)
+    np.testing.assert_allclose(history["loss"], [np.mean(losses[:4]), np.mean(losses[4:])], rtol=1e-5)
 
 
 def test_early_stopping_keeps_the_best_epoch():
@@ -83,7 +83,7 @@ def test_early_stopping_keeps_the_best_epoch():
                             patience=3, progress=False)
     assert history["best_epoch"] == 3
     assert history["stopped_epoch"] == 6
-    assert history["eval_loss"] == pytest.approx([5.0, 3.0, 2.0, 2.5, 2.2, 4.0])
+    assert history["val_loss"] == pytest.approx([5.0, 3.0, 2.0, 2.5, 2.2, 4.0])
     assert int(ts.step) == 3 * (n // bs)  # the returned state is the best epoch's
 
 
