@@ -30,7 +30,7 @@ class SweepResult:
         history: ``name -> (n_configs, seeds, epochs)`` float32, per epoch: ``train_loss``, ``train_<metric>``
             (means over the epoch's steps), ``val_loss``, ``val_<metric>`` (on ``data.val``, or ``data.test``
             when there is no val split). NaN from the epoch a run diverged in, and past a config's ``epochs``.
-        diverged_step: ``(n_configs, seeds)``, the number of updates a run had made when its loss or params
+        diverged_at: ``(n_configs, seeds)``, the number of updates a run had made when its loss or params
             became non-finite (it stopped there), -1 for runs that stayed finite.
         epochs: ``(n_configs,)`` epochs each config trained (all equal except after successive halving).
         wall_time: seconds the whole sweep took, compilation included.
@@ -39,19 +39,19 @@ class SweepResult:
 
     configs: Configs
     history: dict[str, np.ndarray]
-    diverged_step: np.ndarray
+    diverged_at: np.ndarray
     epochs: np.ndarray
     wall_time: float
     compile_time: float
 
     @property
     def seeds(self) -> int:
-        return self.diverged_step.shape[1]
+        return self.diverged_at.shape[1]
 
     @property
     def diverged(self) -> np.ndarray:
         """``(n_configs,)`` True where any seed of the config diverged."""
-        return (self.diverged_step >= 0).any(axis=1)
+        return (self.diverged_at >= 0).any(axis=1)
 
     @property
     def final(self) -> dict[str, np.ndarray]:
@@ -88,7 +88,7 @@ class SweepResult:
 
     def rows(self, metric: str = "val_loss") -> list[dict[str, Any]]:
         """One dict per config in ranking order: rank, index, hyperparameters, the mean final value of every
-        metric (and its ``_std`` over seeds when seeds > 1), epochs and ``diverged_step`` (None if finite)."""
+        metric (and its ``_std`` over seeds when seeds > 1), epochs and ``diverged_at`` (None if finite)."""
         means = {name: self.summary(name) for name in self.history}
         out = []
         for rank, i in enumerate(self.ranking(metric), 1):
@@ -98,8 +98,8 @@ class SweepResult:
                 if self.seeds > 1:
                     row[f"{name}_std"] = float(std[i])
             row["epochs"] = int(self.epochs[i])
-            steps = self.diverged_step[i][self.diverged_step[i] >= 0]
-            row["diverged_step"] = int(steps.min()) if steps.size else None
+            steps = self.diverged_at[i][self.diverged_at[i] >= 0]
+            row["diverged_at"] = int(steps.min()) if steps.size else None
             out.append(row)
         return out
 
@@ -174,7 +174,7 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(name: str, value: Any) -> str:
-    if name == "diverged_step":
+    if name == "diverged_at":
         return "" if value is None else f"diverged@{value}"
     if value is None:
         return "nan"

@@ -2,7 +2,7 @@
 
 Modules: :mod:`~jaxnn.train.state` (``TrainState``), :mod:`~jaxnn.train.steps` (train/eval steps),
 :mod:`~jaxnn.train.rows` (stacking runs), :mod:`~jaxnn.train.epoch` (the compiled epoch and its divergence
-guard), :mod:`~jaxnn.train.evaluation` (named evaluation sets), :mod:`~jaxnn.train.stack` (the loop every
+guard), :mod:`~jaxnn.train.evaluation` (named evaluation sets), :mod:`~jaxnn.train.trainer` (the loop every
 trainer shares), :mod:`~jaxnn.train.early_stopping`, :mod:`~jaxnn.train.checkpointing`,
 :mod:`~jaxnn.train.placement` (devices), :mod:`~jaxnn.train.callbacks` and :mod:`~jaxnn.train.loop` (``fit``).
 
@@ -27,9 +27,9 @@ from jaxnn.train.evaluation import EvalStep, evaluate_batches, evaluate_sets, sp
 from jaxnn.train.loop import check_data, evaluate, fit
 from jaxnn.train.placement import DataParallel, Local, RowSharded
 from jaxnn.train.rows import Rows, as_rows, create_stacked, seed_keys, stack, unstack
-from jaxnn.train.stack import fit_stack, record_hparams, run_rows
 from jaxnn.train.state import TrainState, create
 from jaxnn.train.steps import Batch, make_eval_step, make_train_step, mean_metrics
+from jaxnn.train.trainer import Recorder, fit_stack, record_hparams, run_rows
 
 __all__ = [
     "Batch",
@@ -40,6 +40,7 @@ __all__ = [
     "EvalStep",
     "Local",
     "Progress",
+    "Recorder",
     "RowSharded",
     "Rows",
     "TrainState",

@@ -1,4 +1,4 @@
-"""``fit``: one training run, the one-row case of the stacked trainer (:mod:`jaxnn.train.stack`).
+"""``fit``: one training run, the one-row case of the stacked trainer (:mod:`jaxnn.train.trainer`).
 
 Each epoch is one ``lax.scan`` on device; the host only runs between epochs, to evaluate, record, stop early,
 call the callbacks and checkpoint. With ``fit(..., devices=...)`` the loop is data parallel: the state and the
@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -30,9 +30,9 @@ from jaxnn.train.epoch import TrainStep, constant_step
 from jaxnn.train.evaluation import EvalStep, constant_eval, evaluate_batches, split_batches
 from jaxnn.train.placement import DataParallel
 from jaxnn.train.rows import Rows
-from jaxnn.train.stack import Recorder, run_rows
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch
+from jaxnn.train.trainer import Recorder, run_rows
 
 
 def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int | None = None) -> dict[str, float]:

@@ -57,7 +57,7 @@ def record_hparams(ts: TrainState) -> dict[str, jax.Array]:
 
 
 @functools.cache
-def _recorder(recorders: tuple[tuple[str, Recorder], ...], stacked: bool) -> Callable[[Rows], dict]:
+def recorders_fn(recorders: tuple[tuple[str, Recorder], ...], stacked: bool) -> Callable[[Rows], dict]:
     def one(ts: TrainState) -> dict[str, jax.Array]:
         out = {}
         for name, fn in recorders:
@@ -111,7 +111,7 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     callbacks = callbacks or []
     x, y = placement.put(tuple(data))
     sets = prepare_sets(eval_sets or {}, eval_batch_size or 4 * batch_size, placement.put)
-    record_fn = _recorder(tuple((recorders or {}).items()), stacked) if recorders else None
+    record_fn = recorders_fn(tuple((recorders or {}).items()), stacked) if recorders else None
     history = history if history is not None else {"epoch": [], "time": []}
     best = rows if best is None else best
     start = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
@@ -131,7 +131,6 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
         else:
             record = {k: float(v) if np.ndim(v) == 0 else v for k, v in record.items()}
         _append(history, i + 1, time.perf_counter() - start, record)
-        stopped = np.zeros(1, bool)
         if stopper is not None:
             improved, stopped = stopper.update(i + 1, record)
             if stacked:
