@@ -11,7 +11,7 @@ Example::
 
     class PrintLoss(train.Callback):
         def on_epoch_end(self, epoch, record):
-            print(epoch, record["train_loss"])
+            print(epoch, record["loss"])
 
     train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[PrintLoss()])
 """
@@ -74,7 +74,7 @@ def as_callbacks(callbacks: Callback | Callable | Iterable[Callback | Callable] 
 class Progress(Callback):
     """Progress on stderr: a tqdm bar on a terminal, else one compact line per epoch.
 
-    Logs, CI and notebooks piped to a file get ``epoch 3/20  train_loss 0.512  val_accuracy 0.81  2.1s``
+    Logs, CI and notebooks piped to a file get ``epoch 3/20  loss 0.512  val_accuracy 0.81  2.1s``
     instead of silence, at most one line every ``interval`` seconds (the last epoch always prints). For
     stacked runs each value is the best row's (lowest for names containing "loss", else highest).
 

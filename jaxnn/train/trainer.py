@@ -117,6 +117,9 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     start = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
     for cb in callbacks:
         cb.on_train_begin({"epochs": epochs, "start_epoch": done, "rows": rows_in(rows.ts) if stacked else 1})
+    # Without anything to tell between epochs, stacked epochs queue on the device and reach the host at the end.
+    each_epoch = not stacked or bool(callbacks) or stopper is not None or after_epoch is not None
+    queued = []
     for i in range(done, epochs):
         rows, device_record = run_epoch(rows, step_for, (x, y), batch_size, first_epoch + i, stacked=stacked,
                                         order_key=order_key, drop_last=drop_last, placement=placement)
@@ -124,12 +127,11 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
             device_record |= evaluate_sets(rows, eval_for, sets, stacked)
         if record_fn is not None:
             device_record |= record_fn(rows)
-        record, dead = placement.to_host((device_record, rows.diverged_at >= 0 if stacked else False))
-        if stacked:
-            dead = dead | (stopper.stopped_epoch > 0 if stopper else False)
-            record = {k: np.where(dead.reshape(-1, *[1] * (v.ndim - 1)), np.nan, v) for k, v in record.items()}
-        else:
-            record = {k: float(v) if np.ndim(v) == 0 else v for k, v in record.items()}
+        entry = (i + 1, time.perf_counter() - start, device_record, rows.diverged_at)
+        if not each_epoch:
+            queued.append(entry)
+            continue
+        record = _host_record(placement, entry, stacked, stopper)
         _append(history, i + 1, time.perf_counter() - start, record)
         if stopper is not None:
             improved, stopped = stopper.update(i + 1, record)
@@ -142,14 +144,24 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
             cb.on_epoch_end(i + 1, record)
         if after_epoch is not None:
             after_epoch(i + 1, rows, best, history, stopper)
-        finished = stopper.stopped_epoch > 0 if stopper is not None else np.zeros(1, bool)
-        if stacked:
-            finished = finished | np.asarray(dead)
-        if finished.all():
+        if stopper is not None and (stopper.stopped_epoch > 0).all():
             break
+    for entry in queued:
+        _append(history, entry[0], entry[1], _host_record(placement, entry, stacked, None))
     for cb in callbacks:
         cb.on_train_end(history)
     return rows, (best if stopper is not None else rows), history
+
+
+def _host_record(placement: Any, entry: tuple, stacked: bool, stopper: EarlyStopping | None) -> dict[str, Any]:
+    """An epoch's device record on the host: floats for one run; for stacked rows arrays, NaN where a row had
+    diverged by the end of the epoch or had stopped before it (its frozen state is still evaluated)."""
+    _, _, device_record, diverged_at = entry
+    record, diverged_at = placement.to_host((device_record, diverged_at))
+    if not stacked:
+        return {k: float(v) if np.ndim(v) == 0 else v for k, v in record.items()}
+    dead = (diverged_at >= 0) | (stopper.stopped_epoch > 0 if stopper is not None else False)
+    return {k: np.where(dead.reshape(-1, *[1] * (v.ndim - 1)), np.nan, v) for k, v in record.items()}
 
 
 def _append(history: dict[str, Any], epoch: int, elapsed: float, record: Mapping[str, Any]) -> None:
