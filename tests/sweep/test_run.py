@@ -198,3 +198,12 @@ def test_bad_data():
         sweep.run(BUILD, CONFIGS, ((X, Y[:5]), (EX, EY)), epochs=1, batch_size=BATCH)
     with pytest.raises(TypeError, match="build must be"):
         sweep.run(None, CONFIGS, DATA, epochs=1, batch_size=BATCH)
+
+
+def test_named_eval_sets_and_recorders(standard):
+    result = _run(eval_sets={"test": (EX[:20], EY[:20]), "again": (EX, EY)}, recorders={"hp": train.record_hparams})
+    np.testing.assert_array_equal(result.history["again_loss"], result.history["val_loss"])
+    np.testing.assert_array_equal(result.history["val_loss"], standard.history["val_loss"])
+    assert result.history["test_accuracy"].shape == standard.history["val_accuracy"].shape
+    lrs = np.array([c["lr"] for c in CONFIGS], np.float32)
+    np.testing.assert_array_equal(result.history["lr"][:, 0, -1], lrs)  # plain sgd: lr stays the config's
