@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import multihost
 from jaxnn.train import checkpointing, early_stopping
 from jaxnn.train.callbacks import Progress, as_callbacks
 from jaxnn.train.early_stopping import EarlyStopping
@@ -146,7 +147,8 @@ def fit(
         _one_row(ts), constant_step(train_step), (x, y), epochs, batch_size, stacked=False,
         eval_for=None if eval_step is None else constant_eval(eval_step), eval_sets=sets,
         eval_batch_size=batch_size * 4, drop_last=drop_last, recorders=recorders, stopper=stopper,
-        callbacks=as_callbacks(callbacks) + ([Progress("fit")] if progress else []), placement=placement,
+        callbacks=as_callbacks(callbacks) + ([Progress("fit")] if progress and multihost.is_main() else []),
+        placement=placement,
         first_epoch=int(ts.step) // steps_per_epoch - done, done=done, history=history, best=_one_row(best),
         after_epoch=None if saver is None else lambda e, r, b, h, s: saver(e, r.ts, b.ts, h, s))
     if stopper is not None:

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import multihost
 from jaxnn.optim import current_hparams
 from jaxnn.train import early_stopping
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks
@@ -246,7 +247,7 @@ def fit_stack(
     step_for = train_step if hp is not None else constant_step(train_step)
     eval_for = None if eval_step is None else (eval_step if hp is not None else constant_eval(eval_step))
     stopper = None if patience is None else EarlyStopping(metric, mode, patience, n_rows)
-    callbacks = as_callbacks(callbacks) + ([Progress("fit_stack")] if progress else [])
+    callbacks = as_callbacks(callbacks) + ([Progress("fit_stack")] if progress and multihost.is_main() else [])
     first_epoch = int(np.asarray(ts.step).reshape(-1)[0]) // _steps_per_epoch(x.shape[0], batch_size, drop_last)
     rows, best, history = run_rows(as_rows(ts, hp), step_for, (x, y), epochs, batch_size, eval_for=eval_for,
                                    eval_sets=sets, eval_batch_size=eval_batch_size, order_key=order_key,
