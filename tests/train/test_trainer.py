@@ -168,3 +168,20 @@ def test_fit_stack_rejects_bad_arguments(kwargs, match):
     args = {"epochs": 1, "batch_size": 10, "progress": False, **kwargs}
     with pytest.raises(ValueError, match=match):
         train.fit_stack(ts, train.make_train_step(MODEL, optim.sgd(0.1)), (X, Y), **args)
+
+
+def test_recorded_grad_norm_is_the_gradients_global_norm():
+    model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(3)])
+    opt = optim.sgd(0.1)
+    ts = train.create_stacked(model, opt, train.seed_keys(5, 2), (5,))
+    step = train.make_train_step(model, opt, grad_norm=True)
+    _, history = train.fit_stack(ts, step, (X, Y), epochs=1, batch_size=50, progress=False)  # one full batch
+    for i, row in enumerate(train.unstack(ts)):
+        def loss(params, row=row):
+            order = np.asarray(train.epoch_batches(row.key, 0, 50, 50)[0][0])
+            logits, _ = model.apply(params, row.model_state, X[order])
+            return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(50), Y[order]])
+
+        grads = jax.grad(loss)(row.params)
+        expected = np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2) for g in jax.tree.leaves(grads)))
+        assert history["grad_norm"][i, 0] == pytest.approx(expected, rel=1e-5)
