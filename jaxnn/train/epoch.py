@@ -64,6 +64,11 @@ def guarded_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dic
     """One row's step that freezes the row once its loss or params stop being finite, or once it stopped.
 
     The frozen row keeps its last finite state and reports NaN metrics; ``diverged_at`` records the step.
+    ``jax.vmap`` it over stacked rows (:func:`row_step` does); the select is per row.
+
+    Example::
+
+        step = jax.vmap(functools.partial(train.guarded_step, train.epoch.constant_step(train_step)), (0, None))
     """
     ts, metrics = step_for(rows.hp)(rows.ts, batch)
     finite = jnp.isfinite(metrics["loss"])
@@ -149,6 +154,11 @@ def run_epoch(rows: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch
 
     Returns:
         The new rows and the epoch's example-weighted mean metrics (one value per row when stacked).
+
+    Example::
+
+        rows = train.as_rows(train.create_stacked(model, opt, train.seed_keys(0, 4), (40,)))
+        rows, means = train.run_epoch(rows, train.epoch.constant_step(step), (x, y), 100, epoch=0, stacked=True)
     """
     placement = placement or Local()
     x, y = data

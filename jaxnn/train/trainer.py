@@ -102,11 +102,17 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
         first_epoch: the shuffle number of epoch ``done + 1`` minus ``done`` (epoch ``i`` draws
             ``first_epoch + i``).
         done: epochs already run (a resumed run); ``history`` and ``best`` then continue those.
-        after_epoch: ``after_epoch(epoch, rows, best, history)`` after the callbacks (fit's checkpoints).
+        after_epoch: ``after_epoch(epoch, rows, best, history, stopper)`` after the callbacks (fit's
+            checkpoints).
 
     Returns:
         ``(rows, best, history)``: the final rows, each row's best rows (the final ones without ``stopper``),
         and ``name -> list`` of per-epoch host values (``epoch``, ``time`` and every recorded name).
+
+    Example::
+
+        rows = train.as_rows(train.create_stacked(model, opt, train.seed_keys(0, 4), (40,)))
+        rows, _, history = train.run_rows(rows, train.epoch.constant_step(step), (x, y), epochs=3, batch_size=100)
     """
     placement = placement or Local()
     callbacks = callbacks or []
