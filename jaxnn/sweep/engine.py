@@ -133,6 +133,15 @@ class Sweep:
             g: cached_program(build, tuple(configs.names), Static({n: configs[ids[0]][n] for n in self.static}),
                               tuple(x.shape[1:])) for g, ids in self.groups.items()}
         self._fingerprint: str | None = None
+        if self.recorders or eval_sets:
+            self._check_names()
+
+    def _check_names(self) -> None:
+        # Results put config fields and recorded names side by side: a clash would show one as the other.
+        clash = sorted(set(self.configs.names) & set(self.record_names(next(iter(self.groups)))))
+        if clash:
+            raise ValueError(f"sweep: the recorded names {clash} are also config fields; rename the recorders or "
+                             f"eval_sets (a dict recorder 'hparams' records hparams_<name>).")
 
     def group_of(self, config: int) -> tuple:
         # repr, not the value: static options may be unhashable (arrays, lists).

@@ -8,9 +8,9 @@ callbacks. A row whose loss or params stop being finite freezes at its last fini
 (one unstacked row) and ``sweep`` (rows sharded over devices) share.
 
 Recorded names: the epoch's minibatch means without prefix (``loss``, ``accuracy``), ``<set>_<metric>`` for
-every evaluation set, and the recorders' names (a recorder returning a dict contributes its keys, e.g.
-:func:`record_hparams` gives ``lr``, ``b1``...). History values are arrays ``(rows, epochs)``; after a row
-diverged or stopped its values are NaN.
+every evaluation set, and the recorders' names (a recorder ``name`` returning a dict contributes
+``<name>_<key>``: ``recorders={"hparams": train.record_hparams}`` gives ``hparams_lr``, ``hparams_b1``...).
+History values are arrays ``(rows, epochs)``; after a row diverged or stopped its values are NaN.
 
 Example::
 
@@ -23,7 +23,7 @@ Example::
                                   eval_step=train.make_eval_step(model),
                                   recorders={"hparams": train.record_hparams})
     history["test_accuracy"]   # (3, 5): one curve per learning rate
-    history["lr"]              # the learning rate each row had in effect after every epoch
+    history["hparams_lr"]      # the learning rate each row had in effect after every epoch
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def recorders_fn(recorders: tuple[tuple[str, Recorder], ...], stacked: bool) -> 
         out = {}
         for name, fn in recorders:
             value = fn(ts)
-            out.update(value if isinstance(value, Mapping) else {name: value})
+            out.update({f"{name}_{k}": v for k, v in value.items()} if isinstance(value, Mapping) else {name: value})
         return out
 
     fn = jax.vmap(one) if stacked else one
@@ -219,7 +219,8 @@ def fit_stack(
         order_key: every row walks the minibatches of this key (common random numbers); None: each row
             shuffles with its own ``ts.key``, as ``fit`` does.
         drop_last: drop each epoch's last partial minibatch (default) or train on it as one more step.
-        recorders: ``name -> fn(ts) -> value or dict`` recorded per epoch and row (:func:`record_hparams`).
+        recorders: ``name -> fn(ts) -> value or dict`` recorded per epoch and row; a dict's entries are named
+            ``<name>_<key>`` (``{"hparams": train.record_hparams}`` records ``hparams_lr``...).
         patience: per-row early stopping after this many epochs without improvement of ``metric``; a stopped
             row freezes. None never stops.
         metric: the watched record name; ``mode``: ``"min"`` or ``"max"``.

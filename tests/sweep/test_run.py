@@ -206,4 +206,9 @@ def test_named_eval_sets_and_recorders(standard):
     np.testing.assert_array_equal(result.history["val_loss"], standard.history["val_loss"])
     assert result.history["test_accuracy"].shape == standard.history["val_accuracy"].shape
     lrs = np.array([c["lr"] for c in CONFIGS], np.float32)
-    np.testing.assert_array_equal(result.history["lr"][:, 0, -1], lrs)  # plain sgd: lr stays the config's
+    np.testing.assert_array_equal(result.history["hp_lr"][:, 0, -1], lrs)  # plain sgd: lr stays the config's
+
+
+def test_recorded_names_may_not_shadow_config_fields():
+    with pytest.raises(ValueError, match=r"recorded names \['lr'\] are also config fields"):
+        _run(recorders={"lr": lambda ts: ts.step})

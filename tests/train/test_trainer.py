@@ -87,7 +87,7 @@ def test_recorded_lr_is_the_schedules_value_also_after_set_hparams():
                                  recorders={"hparams": train.record_hparams}, progress=False)
     steps = 5 * np.arange(1, 4)  # 50 examples in batches of 10: the lr of the next update after each epoch
     expected = np.array([0.1, 0.3])[:, None] * np.exp(-np.array([0.01, 0.2])[:, None] * steps)
-    np.testing.assert_allclose(history["lr"], expected, rtol=1e-6)
+    np.testing.assert_allclose(history["hparams_lr"], expected, rtol=1e-6)
 
 
 def _diverging_stack(lrs):
