@@ -164,7 +164,7 @@ def build_fit(x, y, epochs: int, ts0, model: nn.Layer, opt: optim.Optimizer) -> 
     def run() -> float:
         ts, history = train.fit(ts0, step, (x, y), epochs=epochs, batch_size=BATCH, progress=False)
         jax.block_until_ready(ts)
-        return history["train_loss"][-1]
+        return history["loss"][-1]
 
     return run
 

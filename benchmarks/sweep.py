@@ -120,7 +120,7 @@ def build_sweep(configs: sweep.Configs, train_xy, eval_xy, epochs: int) -> Calla
     def run() -> np.ndarray:
         result = sweep.run(build, configs, (train_xy, eval_xy), epochs=epochs, batch_size=BATCH, key=KEY,
                            eval_batch_size=1, progress=False)
-        return result.history["train_loss"][:, 0, -1]  # numpy: the host already waited for the work
+        return result.history["loss"][:, 0, -1]  # numpy: the host already waited for the work
 
     return run
 
@@ -143,7 +143,7 @@ def build_sequential(states: list[train.TrainState], train_xy, eval_xy, epochs: 
         for ts in states:
             _, history = train.fit(ts, step, train_xy, epochs=epochs, batch_size=BATCH, eval_data=eval_xy,
                                    eval_step=eval_step, progress=False)
-            losses.append(history["train_loss"][-1])
+            losses.append(history["loss"][-1])
         return np.array(losses)
 
     return run

@@ -20,7 +20,7 @@ from jaxnn.optim.adam import AdamState, adam, adamw, amsgrad
 from jaxnn.optim.base import Optimizer, apply_updates, global_norm
 from jaxnn.optim.chain import ChainState, chain
 from jaxnn.optim.clip import ClipState, clip_by_global_norm
-from jaxnn.optim.hyperparams import HParams, Schedule, hparams, set_hparams
+from jaxnn.optim.hyperparams import HParams, Schedule, current_hparams, hparams, set_hparams
 from jaxnn.optim.interop import OptaxState, from_optax
 from jaxnn.optim.rmsprop import RmspropState, rmsprop
 from jaxnn.optim.schedules import (
@@ -57,6 +57,7 @@ __all__ = [
     "clip_by_global_norm",
     "constant",
     "cosine_decay",
+    "current_hparams",
     "exponential_decay",
     "from_optax",
     "global_norm",

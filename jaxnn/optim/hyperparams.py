@@ -166,6 +166,9 @@ class HParams:
         stored = {name: jax.tree.map(_as_float32, value) for name, value in self.values.items()}
         for name, schedule in self.schedules.items():
             stored.update({f"{name}.{key}": _as_float32(value) for key, value in schedule.params.items()})
+        if self.schedules:
+            stored[_SCHEDULES] = _ScheduleFns(tuple((name, s.fn, tuple(s.params)) for name, s in
+                                                    self.schedules.items()))
         return stored
 
     def resolve(self, stored: Mapping[str, PyTree], count: jax.Array) -> dict[str, PyTree]:
@@ -174,6 +177,69 @@ class HParams:
             params = {key: stored[f"{name}.{key}"] for key in schedule.params}
             resolved[name] = schedule.fn(params, jnp.asarray(count, jnp.float32))
         return resolved
+
+
+_SCHEDULES = "__schedules__"
+
+
+class _ScheduleFns:
+    """The schedule functions of a state's hyperparameters, kept in the state as a pytree node without leaves.
+
+    A state alone then tells each hyperparameter's current value (:func:`current_hparams`) while its leaves,
+    and so checkpoints, vmap and ``set_hparams``, are unchanged. Nodes compare by the functions' qualified
+    names, so states of two optimizers built alike (one per sweep trace, one per seed) share one structure.
+    """
+
+    def __init__(self, entries: tuple[tuple[str, Callable, tuple[str, ...]], ...]):
+        self.entries = entries
+        self._key = tuple((name, f"{fn.__module__}.{fn.__qualname__}:{fn.__name__}", params)
+                          for name, fn, params in entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ScheduleFns) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:  # in checkpoint headers: no memory addresses, the same on every process
+        return f"schedules{self._key!r}"
+
+
+jax.tree_util.register_pytree_node(_ScheduleFns, lambda node: ((), node), lambda node, _: node)
+
+
+def current_hparams(state: Any) -> dict[str, jax.Array]:
+    """The value every hyperparameter of an optimizer state has at its next update, schedules resolved.
+
+    A schedule ``lr`` is reported as ``lr`` (its value ``fn(params, count)`` for the updates already applied),
+    not as its parameters ``lr.lr0``, ``lr.k``; plain hyperparameters as stored. Values follow
+    :func:`set_hparams`, and work on stacked states (one value per row). Names are prefixed inside a chain as in
+    :func:`hparams`.
+
+    Args:
+        state: an optimizer state, e.g. ``TrainState.opt_state``, possibly stacked along leading axes.
+
+    Returns:
+        ``name -> float32 array``.
+
+    Example::
+
+        opt = optim.sgd(optim.exponential_decay(0.1, k=0.5))
+        state = opt.init(params)
+        optim.current_hparams(state)["lr"]   # 0.1 before the first update, 0.1·exp(−0.5) after it
+    """
+    current = {}
+    for prefix, sub, _ in _walk(state):
+        schedules = sub.hparams.get(_SCHEDULES)
+        entries = schedules.entries if schedules is not None else ()
+        scheduled = {f"{name}.{p}" for name, _, params in entries for p in params}
+        current.update({prefix + name: value for name, value in sub.hparams.items()
+                        if name not in scheduled and name != _SCHEDULES})
+        # tuple.count is a method: only a state with a count field has a step counter (ClipState has none).
+        count = jnp.asarray(sub.count if "count" in getattr(sub, "_fields", ()) else 0, jnp.float32)
+        for name, fn, params in entries:
+            current[prefix + name] = fn({p: sub.hparams[f"{name}.{p}"] for p in params}, count)
+    return current
 
 
 def _as_float32(value: Any) -> jax.Array:
@@ -241,6 +307,7 @@ def hparams(state: Any) -> dict[str, PyTree]:
     """Returns every hyperparameter in an optimizer state, by name (see the module docstring for names)."""
     return {
         prefix + name: value for prefix, sub, _ in _walk(state) for name, value in sub.hparams.items()
+        if name != _SCHEDULES
     }
 
 

@@ -16,30 +16,26 @@ How a sweep executes:
   shards rows over all their devices: every process runs this code with the same arguments, puts its own
   shards of the data and rows on its devices, and gathers the histories; host decisions are agreed on (see
   :mod:`jaxnn.multihost`).
-- **Epochs.** An epoch is ``jaxnn.train``'s single compiled ``lax.scan`` over minibatch indices, with the
-  vmapped step; by default every row sees the same minibatches (common random numbers).
+- **Epochs.** Each chunk trains with :func:`jaxnn.train.run_rows`, the stacked trainer ``fit_stack`` uses:
+  one compiled ``lax.scan`` per epoch over the vmapped step; by default every row sees the same minibatches
+  (common random numbers). Every named evaluation set and recorder is recorded per epoch and row.
 - **Divergence.** A row whose loss or params become non-finite freezes at its last finite state and records
-  the step (see :meth:`Program.step_one`).
+  the step (:func:`jaxnn.train.guarded_step`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
-from tqdm.auto import tqdm
 
 from jaxnn import checkpoint, multihost, train
 from jaxnn._compile_time import compile_seconds
@@ -48,7 +44,6 @@ from jaxnn.sweep.program import Program, Row, Static, cached_program
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
 from jaxnn.sweep.validate import validate_configs
-from jaxnn.train.steps import mean_metrics
 from jaxnn.validation import check_seed
 
 
@@ -88,7 +83,8 @@ class Sweep:
     def __init__(self, build: Callable[[dict], Any], configs: Configs | Sequence[dict], data: Any, *,
                  batch_size: int, seeds: int = 1, key: jax.Array | int = 0, shared_order: bool = True,
                  chunk_size: int | None = None, memory_budget: int | None = None,
-                 eval_batch_size: int | None = None, devices: Sequence[Any] | None = None, progress: bool = True):
+                 eval_batch_size: int | None = None, devices: Sequence[Any] | None = None, progress: bool = True,
+                 eval_sets: Mapping[str, Any] | None = None, recorders: Mapping[str, train.Recorder] | None = None):
         configs = configs if isinstance(configs, Configs) else Configs.from_dicts(list(configs))
         (x, y), (ex, ey) = _splits(data)
         _check_args(build, configs, x.shape[0], batch_size, seeds, chunk_size, memory_budget, eval_batch_size)
@@ -97,18 +93,20 @@ class Sweep:
         self.batch_size, self.shared_order, self.progress = batch_size, shared_order, progress
         self.chunk_size, self.key = chunk_size, root_key(key)
         self.devices = list(devices or jax.devices())
-        self.mesh = Mesh(np.array(self.devices), ("configs",))
-        self.rows_sharding = NamedSharding(self.mesh, P("configs"))
-        self.replicated = NamedSharding(self.mesh, P())
+        self.placement = train.RowSharded(self.devices)
+        self.mesh, self.rows_sharding, self.replicated = self.placement.mesh, self.placement.rows, \
+            self.placement.replicated
         # Every process must cut the same chunks, whatever memory its own devices have free.
         self.budget = memory_budget or multihost.smallest(
             memory.default_budget(multihost.local_devices(self.devices)[0]))
-        ebs = min(eval_batch_size or 4 * batch_size, ex.shape[0])
+        self.eval_batch_size = eval_batch_size or 4 * batch_size
         self.train_xy = multihost.put((x, y), self.replicated)
-        self.eval_full, self.eval_rest = multihost.put(train.split_batches((ex, ey), ebs), self.replicated)
-        self.data_bytes = memory.nbytes((x, y, ex, ey))
-        self._data = (x, y, ex, ey)
-        self._order = _epoch_order(x.shape[0], batch_size, shared_order)
+        self.eval_sets = {"val": (ex, ey), **{name: train.check_data(xy, f"eval_sets[{name!r}]")
+                                              for name, xy in (eval_sets or {}).items()}}
+        self.eval_sets = multihost.put(self.eval_sets, self.replicated)
+        self.recorders = dict(recorders or {})
+        self.data_bytes = memory.nbytes((x, y, self.eval_sets))
+        self._data = (x, y, *jax.tree.leaves(self.eval_sets))
         self.traced = [name for name, spec in configs.specs.items() if not spec.static]
         self.static = [name for name, spec in configs.specs.items() if spec.static]
         self.groups: dict[tuple, list[int]] = {}
@@ -116,8 +114,17 @@ class Sweep:
             self.groups.setdefault(self.group_of(i), []).append(i)
         self.programs = {
             g: cached_program(build, tuple(configs.names), Static({n: configs[ids[0]][n] for n in self.static}),
-                              tuple(x.shape[1:]), shared_order) for g, ids in self.groups.items()}
+                              tuple(x.shape[1:])) for g, ids in self.groups.items()}
         self._fingerprint: str | None = None
+        if self.recorders or eval_sets:
+            self._check_names()
+
+    def _check_names(self) -> None:
+        # Results put config fields and recorded names side by side: a clash would show one as the other.
+        clash = sorted(set(self.configs.names) & set(self.record_names(next(iter(self.groups)))))
+        if clash:
+            raise ValueError(f"sweep: the recorded names {clash} are also config fields; rename the recorders or "
+                             f"eval_sets (a dict recorder 'hparams' records hparams_<name>).")
 
     def group_of(self, config: int) -> tuple:
         # repr, not the value: static options may be unhashable (arrays, lists).
@@ -144,12 +151,10 @@ class Sweep:
         history: dict[str, np.ndarray] = {}
         diverged_at = np.full(rows.size, -1, np.int64)
         kept: dict[tuple, list] = {}
-        shown = self.progress and sys.stderr.isatty() and multihost.is_main()
-        bar = tqdm(total=len(plan) * epochs, disable=not shown, unit="epoch", desc="sweep")
         for index, (group, positions, ids) in enumerate(plan):
-            bar.set_postfix(chunk=f"{index + 1}/{len(plan)}", configs=len(positions))
             path = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"chunk_{index:05d}.jaxnn")
-            final, chunk_history = self._chunk(group, ids, epochs, start_epoch, start, path, bar)
+            progress = f"sweep chunk {index + 1}/{len(plan)} ({len(positions)} runs)"
+            final, chunk_history = self._chunk(group, ids, epochs, start_epoch, start, path, progress)
             for name, values in chunk_history.items():
                 history.setdefault(name, np.full((rows.size, epochs), np.nan, np.float32))[positions] = \
                     values[: positions.size]
@@ -157,24 +162,22 @@ class Sweep:
             if keep_states:
                 kept.setdefault(group, []).append((ids[: positions.size],
                                                    jax.tree.map(lambda a, k=positions.size: a[:k], final)))
-        bar.close()
         states = {g: (np.concatenate([ids for ids, _ in parts]),
                       jax.tree.map(lambda *a: jnp.concatenate(a), *[r for _, r in parts]))
                   for g, parts in kept.items()}
         return Trained(history, diverged_at, states)
 
     def _chunk(self, group: tuple, ids: np.ndarray, epochs: int, start_epoch: int, start: dict | None,
-               path: str | None, bar: Any) -> tuple[Row, dict[str, np.ndarray]]:
+               path: str | None, progress: str) -> tuple[Row, dict[str, np.ndarray]]:
         """Trains one chunk of rows ``ids``, or loads it from ``path`` where an identical call saved it."""
         initial = self._initial(group, ids, start)
         if path is None:
-            return self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
+            return self._run_chunk(self.programs[group], initial, epochs, start_epoch, progress)
         fingerprint = self.fingerprint(ids, epochs, start_epoch)
         # With several processes the folder must be shared; process 0 decides and writes, all of them read.
         if multihost.agree(os.path.exists(path)):
-            bar.update(epochs)
             return self._load(path, group, initial, epochs, fingerprint)
-        final, history = self._run_chunk(self.programs[group], initial, epochs, start_epoch, bar)
+        final, history = self._run_chunk(self.programs[group], initial, epochs, start_epoch, progress)
         rows = multihost.gather(final)
         if multihost.is_main():
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -193,11 +196,7 @@ class Sweep:
     def row_bytes(self, group: tuple) -> int:
         """Estimated device bytes of one row of ``group``, from shapes only (see :func:`memory.row_bytes`)."""
         program = self.programs[group]
-        hp = {name: jax.ShapeDtypeStruct((), self.configs.specs[name].dtype) for name in self.traced}
-        state = jax.eval_shape(program.init_one, hp, jax.eval_shape(jax.random.key, 0))
-        x, y = self._data[:2]
-        batch = [jax.ShapeDtypeStruct((self.batch_size, *a.shape[1:]), a.dtype) for a in (x, y)]
-        eval_batch = [jax.ShapeDtypeStruct(a.shape[1:], a.dtype) for a in self.eval_full]
+        state, batch, eval_batch = self._shapes(group)
         return memory.row_bytes(state, program.step_one, program.eval_one, batch, eval_batch)
 
     def _initial(self, group: tuple, ids: np.ndarray, start: dict | None) -> Row:
@@ -214,41 +213,42 @@ class Sweep:
         hp, keys = multihost.put((hp, keys), self.rows_sharding)
         return multihost.reshard(self.programs[group].init(hp, keys), self.rows_sharding)
 
-    def _batches(self, rows: Row, epoch: int) -> jax.Array:
-        if self.shared_order:
-            return multihost.put(self._order(order_key(self.key), epoch), self.replicated)
-        return multihost.reshard(self._order(rows.ts.key, epoch), NamedSharding(self.mesh, P(None, "configs")))
-
-    def _run_chunk(self, program: Program, rows: Row, epochs: int, start_epoch: int, bar: Any
+    def _run_chunk(self, program: Program, rows: Row, epochs: int, start_epoch: int, progress: str
                    ) -> tuple[Row, dict[str, np.ndarray]]:
-        records: dict[str, list[jax.Array]] = {}
-        for epoch in range(start_epoch, start_epoch + epochs):
-            rows, values = train.scan_epoch(program.step)(rows, *self.train_xy, self._batches(rows, epoch))
-            # A fixed layout between epochs keeps one compiled epoch for the whole sweep.
-            rows = multihost.reshard(rows, self.rows_sharding)
-            metrics = {f"train_{k}": v for k, v in mean_metrics(values).items()}
-            metrics |= {f"val_{k}": v for k, v in program.evaluate(rows, self.eval_full, self.eval_rest).items()}
-            for name, value in metrics.items():
-                records.setdefault(name, []).append(value)
-            bar.update(1)
-        # One gather per metric and chunk: the rows live on every process's devices.
-        history = {name: np.array(multihost.gather(jnp.stack(values, axis=1)), np.float32)
-                   for name, values in records.items()}
-        # Evaluation still runs on a frozen row's last finite state; report it as diverged from then on.
-        dead = np.isnan(history["train_loss"])
-        for name in history:
-            history[name][dead] = np.nan
-        return rows, history
+        callbacks = [train.Progress(progress)] if self.progress and multihost.is_main() else []
+        rows, _, history = train.run_rows(
+            rows, program.step_for, self.train_xy, start_epoch + epochs, self.batch_size,
+            eval_for=program.eval_for, eval_sets=self.eval_sets, eval_batch_size=self.eval_batch_size,
+            order_key=order_key(self.key) if self.shared_order else None, recorders=self.recorders,
+            callbacks=callbacks, placement=self.placement, done=start_epoch)
+        return rows, {name: np.stack(values, axis=1).astype(np.float32) for name, values in history.items()
+                      if name not in ("epoch", "time")}
+
+    def record_names(self, group: tuple) -> list[str]:
+        """The names a chunk of ``group`` records per epoch, from shapes only (nothing runs)."""
+        program, (row, batch, eval_batch) = self.programs[group], self._shapes(group)
+        names = list(jax.eval_shape(program.step_one, row, batch)[1])
+        names += [f"{s}_{k}" for s in self.eval_sets for k in jax.eval_shape(program.eval_one, row, eval_batch)]
+        if self.recorders:
+            names += list(jax.eval_shape(train.trainer.recorders_fn(tuple(self.recorders.items()), False), row))
+        return names
+
+    def _shapes(self, group: tuple) -> tuple[Row, list, list]:
+        """One row's, one minibatch's and one eval batch's shapes for ``group``."""
+        hp = {name: jax.ShapeDtypeStruct((), self.configs.specs[name].dtype) for name in self.traced}
+        row = jax.eval_shape(self.programs[group].init_one, hp, jax.eval_shape(jax.random.key, 0))
+        x, y = self._data[:2]
+        batch = [jax.ShapeDtypeStruct((self.batch_size, *a.shape[1:]), a.dtype) for a in (x, y)]
+        ex, ey = self.eval_sets["val"]
+        ebs = min(self.eval_batch_size, ex.shape[0])
+        return row, batch, [jax.ShapeDtypeStruct((ebs, *a.shape[1:]), a.dtype) for a in (ex, ey)]
 
     def _load(self, path: str, group: tuple, initial: Row, epochs: int, fingerprint: str
               ) -> tuple[Row, dict[str, np.ndarray]]:
-        rows_like = jax.eval_shape(lambda r: r, initial)
-        first = jax.tree.map(lambda a: a[0], self.eval_full)
-        names = [f"{split}_{k}" for split in ("train", "val")
-                 for k in jax.eval_shape(self.programs[group].eval_step, initial, first)]
-        size = initial.diverged_at.shape[0]
-        like = {"rows": rows_like, "history": {n: jax.ShapeDtypeStruct((size, epochs), jnp.float32) for n in names}}
         advice = "use a fresh checkpoint_dir, or delete the file to retrain that chunk"
+        size = initial.diverged_at.shape[0]
+        like = {"rows": jax.eval_shape(lambda r: r, initial),
+                "history": {n: jax.ShapeDtypeStruct((size, epochs), jnp.float32) for n in self.record_names(group)}}
         try:
             tree, meta = checkpoint.load(path, like)
         except checkpoint.CheckpointError as error:
@@ -267,7 +267,8 @@ class Sweep:
             for array in self._data:
                 digest.update(np.ascontiguousarray(array).tobytes())
             digest.update(np.asarray(jax.random.key_data(self.key)).tobytes())
-            digest.update(repr((self.seeds, self.batch_size, self.shared_order)).encode())
+            digest.update(repr((self.seeds, self.batch_size, self.shared_order, sorted(self.eval_sets),
+                                self.eval_batch_size, sorted(self.recorders))).encode())
             self._fingerprint = digest.hexdigest()
         configs = [{k: repr(v) for k, v in self.configs[int(i) // self.seeds].items()} for i in ids]
         chunk = json.dumps([self._fingerprint, ids.tolist(), configs, epochs, start_epoch])
@@ -279,19 +280,6 @@ class Sweep:
         history = {name: h.reshape(n, self.seeds, -1) for name, h in trained.history.items()}
         return SweepResult(self.configs, history, trained.diverged_at.reshape(n, self.seeds), np.asarray(epochs),
                            wall_time, compile_time)
-
-
-@functools.lru_cache(maxsize=16)
-def _epoch_order(n: int, batch_size: int, shared: bool) -> Callable[[jax.Array, int], jax.Array]:
-    """Jitted minibatch indices of an epoch, ``(steps, batch)`` from one key, or ``(steps, rows, batch)`` from
-    each row's own key (the layout the vmapped step scans over)."""
-
-    def order(key: jax.Array, epoch: jax.Array) -> jax.Array:
-        return train.epoch_batches(key, epoch, n, batch_size)[0]
-
-    if shared:
-        return jax.jit(order)
-    return jax.jit(lambda keys, epoch: jnp.swapaxes(jax.vmap(order, in_axes=(0, None))(keys, epoch), 0, 1))
 
 
 def run(
@@ -311,6 +299,8 @@ def run(
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = True,
     all_processes: bool = True,
+    eval_sets: Mapping[str, Any] | None = None,
+    recorders: Mapping[str, train.Recorder] | None = None,
 ) -> SweepResult | None:
     """Trains every configuration (times ``seeds``) together and returns their histories.
 
@@ -336,11 +326,14 @@ def run(
             ``jax.distributed.initialize()`` holds every process's devices (see ``docs/distributed.md``).
         checkpoint_dir: save every finished chunk there; rerunning the same sweep loads finished chunks instead
             of training them again (a different sweep in the same folder raises ValueError).
-        progress: a tqdm bar over chunks and epochs (hidden when stderr is not a terminal, and on every process
-            but process 0).
+        progress: report each chunk through ``train.Progress`` (a bar on a terminal, compact lines otherwise;
+            on process 0 only).
         all_processes: with several processes, every one returns the result (default); False returns it on
             process 0 only and None on the others, e.g. so that one process alone saves tables and plots.
             Either way every process trains its share and takes part in gathering the histories.
+        eval_sets: more named sets ``name -> (x, y)`` evaluated per epoch besides ``val`` (the Dataset's val or
+            test split, or ``data[1]``), recorded as ``<name>_<metric>``.
+        recorders: ``name -> fn(ts)`` recorded per epoch and run, e.g. ``{"hparams": train.record_hparams}``.
 
     Returns:
         A :class:`SweepResult` (None on processes other than 0 when ``all_processes`` is False).
@@ -359,7 +352,7 @@ def run(
     start, compiled = time.perf_counter(), compile_seconds()
     sweep = Sweep(build, configs, data, batch_size=batch_size, seeds=seeds, key=key, shared_order=shared_order,
                   chunk_size=chunk_size, memory_budget=memory_budget, eval_batch_size=eval_batch_size,
-                  devices=devices, progress=progress)
+                  devices=devices, progress=progress, eval_sets=eval_sets, recorders=recorders)
     trained = sweep.train(np.arange(len(sweep.configs) * seeds), epochs, checkpoint_dir=checkpoint_dir)
     if not (all_processes or multihost.is_main()):
         return None

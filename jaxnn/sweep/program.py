@@ -1,16 +1,17 @@
-"""One group's vmapped program: init, a divergence-guarded train step and an eval step over stacked configs.
+"""One group's program: init, and the step and eval-step builders the stacked trainer calls per row.
 
-Every config of a group (the same static values) is one row of a stacked :class:`Row`; the functions here are
-vmapped over that leading axis, so each row has its own params, BatchNorm state, optimizer state (holding its
-hyperparameters) and PRNG key. The epoch loop itself is :mod:`jaxnn.train`'s one-scan-per-epoch.
-:func:`cached_program` keeps programs (and so their compilations) across sweeps that share a build.
+Every config of a group (the same static values) is one row of stacked :class:`jaxnn.train.Rows`, whose ``hp``
+holds the row's traced values; :func:`jaxnn.train.run_rows` vmaps ``step_for(hp)`` over the rows and guards it
+against divergence, so each row has its own params, BatchNorm state, optimizer state (holding its
+hyperparameters) and PRNG key. :func:`cached_program` keeps programs (and so their compilations) across sweeps
+that share a build.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,14 +19,8 @@ import jax.numpy as jnp
 from jaxnn import train
 from jaxnn.sweep.trial import Trial, as_trial
 
-
-class Row(NamedTuple):
-    """What a sweep carries per config: its traced hyperparameters, its TrainState, and the step at which it
-    diverged (-1 while finite). Stacked along a leading config axis."""
-
-    hp: dict[str, jax.Array]
-    ts: train.TrainState
-    diverged_at: jax.Array
+Row = train.Rows
+"""What a sweep carries per config: ``train.Rows`` (its TrainState, traced ``hp``, ``diverged_at``)."""
 
 
 class Hyperparameters(dict):
@@ -46,16 +41,13 @@ class Program:
         names: all field names in order (``build`` receives them in this order).
         static: the group's static field values.
         input_shape: one example's shape, used when the Trial does not give one.
-        shared_order: all rows see the same minibatch (the step broadcasts the batch) or each its own.
     """
 
     def __init__(self, build: Callable[[dict], Any], names: Sequence[str], static: Mapping[str, Any],
-                 input_shape: tuple[int, ...], shared_order: bool):
+                 input_shape: tuple[int, ...]):
         self.build, self.names, self.static = build, list(names), dict(static)
         self.input_shape = input_shape
         self.init = jax.jit(self.init_rows)
-        self.step = jax.vmap(self.step_one, in_axes=(0, None if shared_order else 0))
-        self.eval_step = jax.vmap(self.eval_one, in_axes=(0, None))
 
     def trial(self, hp: Mapping[str, jax.Array]) -> Trial:
         """``build`` called on one row's traced values and the group's static ones, checked."""
@@ -65,7 +57,7 @@ class Program:
     def init_one(self, hp: dict[str, jax.Array], key: jax.Array) -> Row:
         t = self.trial(hp)
         ts = train.create(t.model, t.optimizer, key, t.input_shape or self.input_shape)
-        return Row(hp, ts, jnp.int32(-1))
+        return Row(ts, hp, jnp.int32(-1), jnp.bool_(False))
 
     def init_rows(self, hp: dict[str, jax.Array], keys: jax.Array) -> Row:
         """Stacked rows from stacked ``hp`` and keys; each row's result depends on its own inputs only.
@@ -75,32 +67,23 @@ class Program:
         """
         return jax.lax.map(lambda args: self.init_one(*args), (hp, keys))
 
-    def step_one(self, row: Row, batch: tuple[jax.Array, jax.Array]) -> tuple[Row, dict[str, jax.Array]]:
-        """One train step that freezes the row once its loss or params stop being finite.
+    def step_for(self, hp: Mapping[str, jax.Array]) -> train.TrainStep:
+        """The train step of the row with traced values ``hp``."""
+        t = self.trial(hp)
+        return train.make_train_step(t.model, t.optimizer, loss=t.loss, l2=t.l2, metrics=t.metrics)
 
-        The frozen row keeps its last finite state and reports NaN metrics, and the select is per row, so a
-        diverging config cannot change another row's bits.
-        """
-        t = self.trial(row.hp)
-        step = train.make_train_step(t.model, t.optimizer, loss=t.loss, l2=t.l2, metrics=t.metrics)
-        ts, metrics = step(row.ts, batch)
-        finite = jnp.isfinite(metrics["loss"])
-        for leaf in jax.tree.leaves(ts.params):
-            finite &= jnp.all(jnp.isfinite(leaf))
-        ok = (row.diverged_at < 0) & finite
-        ts = jax.tree.map(lambda new, old: jnp.where(ok, new, old), ts, row.ts)
-        diverged_at = jnp.where((row.diverged_at < 0) & ~finite, row.ts.step, row.diverged_at)
-        metrics = {name: jnp.where(ok, value, jnp.nan) for name, value in metrics.items()}
-        return Row(row.hp, ts, diverged_at), metrics
+    def eval_for(self, hp: Mapping[str, jax.Array]) -> train.EvalStep:
+        """The eval step of the row with traced values ``hp``."""
+        t = self.trial(hp)
+        return train.make_eval_step(t.model, t.loss, t.metrics)
+
+    def step_one(self, row: Row, batch: tuple[jax.Array, jax.Array]) -> tuple[Row, dict[str, jax.Array]]:
+        """One row's guarded train step (the trainer vmaps it), for memory estimates."""
+        return train.guarded_step(self.step_for, row, batch)
 
     def eval_one(self, row: Row, batch: tuple[jax.Array, jax.Array]) -> dict[str, jax.Array]:
-        t = self.trial(row.hp)
-        return train.make_eval_step(t.model, t.loss, t.metrics)(row.ts, batch)
-
-    def evaluate(self, rows: Row, full: tuple[jax.Array, jax.Array], rest: tuple[jax.Array, jax.Array]
-                 ) -> dict[str, jax.Array]:
-        """Per-row mean metrics over the eval set, given as full batches ``(batches, bs, ...)`` plus a remainder."""
-        return train.evaluate_batches(rows, self.eval_step, full, rest)
+        """One row's eval step, for memory estimates."""
+        return self.eval_for(row.hp)(row.ts, batch)
 
 
 class Static:
@@ -118,8 +101,8 @@ class Static:
 
 @functools.lru_cache(maxsize=64)
 def cached_program(build: Callable[[dict], Any], names: tuple[str, ...], static: Static,
-                   input_shape: tuple[int, ...], shared_order: bool) -> Program:
+                   input_shape: tuple[int, ...]) -> Program:
     """``Program(build, names, static.values, ...)``, one per distinct set of arguments."""
     # Cached like jax.jit caches on function identity: rounds of coarse_to_fine, rungs of successive halving and
     # repeated runs with the same build reuse the compiled programs instead of compiling again.
-    return Program(build, names, static.values, input_shape, shared_order)
+    return Program(build, names, static.values, input_shape)

@@ -29,7 +29,7 @@ class SweepResult:
 
     Attributes:
         configs: the configurations, in the order given (``configs[i]`` is config ``i``).
-        history: ``name -> (n_configs, seeds, epochs)`` float32, per epoch: ``train_loss``, ``train_<metric>``
+        history: ``name -> (n_configs, seeds, epochs)`` float32, per epoch: ``loss``, ``<metric>``
             (means over the epoch's steps), ``val_loss``, ``val_<metric>`` (on ``data.val``, or ``data.test``
             when there is no val split). NaN from the epoch a run diverged in, and past a config's ``epochs``.
         diverged_at: ``(n_configs, seeds)``, the number of updates a run had made when its loss or params

@@ -117,7 +117,8 @@ def successive_halving(
         metric: what survivors are chosen by (mean over seeds of its value at the end of the rung; configs that
             diverged never survive).
         checkpoint_dir: checkpoint each rung's chunks in its subfolder ``rung_<r>`` (see ``run``).
-        sweep_kwargs: ``seeds``, ``key``, ``shared_order``, ``chunk_size``, ... as for ``run``.
+        sweep_kwargs: ``seeds``, ``key``, ``shared_order``, ``chunk_size``, ``eval_sets``, ``recorders``, ... as
+            for ``run``.
 
     Returns:
         A :class:`SweepResult` whose ``epochs`` say how far each config got; histories are NaN past that, and

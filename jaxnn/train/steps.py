@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn import losses, masks
-from jaxnn.optim import Optimizer, apply_updates
+from jaxnn.optim import Optimizer, apply_updates, global_norm
 from jaxnn.train.state import TrainState
 from jaxnn.validation import check_range
 
@@ -25,6 +25,7 @@ def make_train_step(
     l2: Any = 0.0,
     metrics: Mapping[str, Metric] = DEFAULT_METRICS,
     l2_mask: masks.Mask | None = None,
+    grad_norm: bool = False,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Builds one pure training step.
 
@@ -44,6 +45,8 @@ def make_train_step(
             function ``params -> bool tree``. Default :func:`jaxnn.masks.weight_matrices`, every leaf with
             ``ndim >= 2`` whatever its key (jaxnn's ``"w"``, Flax's ``"kernel"``), not biases or BatchNorm's
             scale and offset.
+        grad_norm: also report ``grad_norm``, the global norm ‖g‖₂ of the step's gradient (L2 term included);
+            trainers record its mean over the epoch's steps.
 
     Returns:
         ``step(ts, (x, y)) -> (ts, {"loss": data loss without the L2 term, **metrics})``. Jit it, scan it or
@@ -74,6 +77,8 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
         params = apply_updates(ts.params, updates)
         values = {"loss": data_loss, **{name: fn(outputs, y) for name, fn in metrics.items()}}
+        if grad_norm:
+            values["grad_norm"] = global_norm(grads)
         return TrainState(params, model_state, opt_state, ts.step + 1, ts.key), values
 
     return step

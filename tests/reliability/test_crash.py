@@ -57,11 +57,11 @@ def callback(epoch, record):
     time.sleep(pause)
 
 ts, history = train.fit(ts, train.make_train_step(model, opt), (x, y), epochs=int(sys.argv[2]), batch_size=16,
-                        progress=False, callback=callback, checkpoint_dir=sys.argv[1], resume=True)
+                        progress=False, callbacks=callback, checkpoint_dir=sys.argv[1], resume=True)
 ts = ts._replace(key=jax.random.key_data(ts.key))
 with open(os.path.join(sys.argv[1], "final.bin"), "wb") as f:
     f.write(b"".join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(ts)))
-    f.write(repr(history["train_loss"]).encode())
+    f.write(repr(history["loss"]).encode())
 """
 
 

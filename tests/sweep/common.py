@@ -48,7 +48,7 @@ def make_result(val_loss=VAL_LOSS, diverged=(5,), seeds=1, epochs=None):
     n = len(val_loss)
     loss = np.asarray(val_loss, np.float32)[:, None, None] * np.linspace(2, 1, 3, dtype=np.float32)
     loss = np.repeat(loss, seeds, axis=1) + np.arange(seeds, dtype=np.float32)[None, :, None] * 0.01
-    history = {"val_loss": loss, "val_accuracy": 1 - loss, "train_loss": loss * 0.9}
+    history = {"val_loss": loss, "val_accuracy": 1 - loss, "loss": loss * 0.9}
     steps = np.full((n, seeds), -1)
     for i in diverged:
         steps[i] = 7

@@ -47,7 +47,7 @@ WORKER = textwrap.dedent("""
     arrays = {f"run_{k}": v for k, v in ran.history.items()}
     arrays |= {f"halving_{k}": v for k, v in halved.history.items()}
     arrays |= {"run_diverged": ran.diverged_at, "halving_epochs": halved.epochs,
-               "fit_loss": np.array(history["train_loss"]), "loaded_is_none": np.array(loaded is None)}
+               "fit_loss": np.array(history["loss"]), "loaded_is_none": np.array(loaded is None)}
     arrays |= {f"fit_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(ts.params))}
     if loaded is not None:
         arrays |= {f"loaded_{k}": v for k, v in loaded.history.items()}
@@ -129,7 +129,7 @@ def test_two_processes_give_the_single_process_results(tmp_path):
             assert _close(got[f"halving_{name}"], expected), (pid, name)
         np.testing.assert_array_equal(got["run_diverged"], ran.diverged_at)
         np.testing.assert_array_equal(got["halving_epochs"], halved.epochs)
-        np.testing.assert_allclose(got["fit_loss"], history["train_loss"], rtol=1e-5)
+        np.testing.assert_allclose(got["fit_loss"], history["loss"], rtol=1e-5)
         for i, leaf in enumerate(jax.tree.leaves(ts.params)):
             np.testing.assert_allclose(got[f"fit_{i}"], leaf, rtol=1e-5, atol=1e-6)
     # The reloaded checkpoints hold the first run bit for bit, and only process 0 was handed the result.

@@ -16,14 +16,14 @@ def test_best_ranks_finite_configs_by_the_metric():
     assert [r["index"] for r in result.best(10, "val_accuracy")] == [3, 2, 4, 1, 0]
     top = result.best(1)[0]
     assert top == {"rank": 1, "index": 3, "lr": 1e-1, "dropout": 0.4, "opt": "adam", "val_loss": pytest.approx(0.2),
-                   "val_accuracy": pytest.approx(0.8), "train_loss": pytest.approx(0.18), "epochs": 3,
+                   "val_accuracy": pytest.approx(0.8), "loss": pytest.approx(0.18), "epochs": 3,
                    "diverged_at": None}
     assert result.diverged.tolist() == [False] * 5 + [True]
     assert result.ranking().tolist() == [3, 2, 4, 1, 0, 5]
 
 
 def test_best_validates_its_arguments():
-    with pytest.raises(ValueError, match=r"unknown metric 'val_acc'; this sweep recorded \['train_loss', 'val_acc"):
+    with pytest.raises(ValueError, match=r"unknown metric 'val_acc'; this sweep recorded \['loss', 'val_acc"):
         make_result().best(1, "val_acc")
     with pytest.raises(ValueError, match="k=0"):
         make_result().best(0)

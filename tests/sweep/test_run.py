@@ -41,7 +41,7 @@ def test_own_order_equals_train_fit_config_by_config():
     _, history = train.fit(ts, train.make_train_step(trial.model, trial.optimizer), (X, Y), epochs=2,
                            batch_size=BATCH, eval_data=(EX, EY), eval_step=train.make_eval_step(trial.model),
                            progress=False)
-    for name, ref in [("train_loss", "train_loss"), ("val_loss", "eval_loss"), ("val_accuracy", "eval_accuracy")]:
+    for name, ref in [("loss", "loss"), ("val_loss", "val_loss"), ("val_accuracy", "val_accuracy")]:
         np.testing.assert_allclose(result.history[name][i, seed], history[ref], rtol=2e-5, atol=1e-6)
     assert not np.array_equal(result.history["val_loss"][i, 0], result.history["val_loss"][i, 1])
 
@@ -62,7 +62,7 @@ def test_shared_order_equals_a_sequential_loop(standard):
     train_one = jax.jit(train_one)
     for i, config in enumerate(CONFIGS):
         losses, val_loss = train_one({k: np.float32(v) for k, v in config.items()}, sweep.config_key(0, i))
-        np.testing.assert_allclose(standard.history["train_loss"][i, 0], losses, rtol=2e-5)
+        np.testing.assert_allclose(standard.history["loss"][i, 0], losses, rtol=2e-5)
         np.testing.assert_allclose(standard.history["val_loss"][i, 0, -1], val_loss, rtol=2e-5)
 
 
@@ -91,7 +91,7 @@ def test_chunks_equal_one_chunk_and_compile_once(standard):
     build = make_build(calls)
     chunked = _run(build=build, chunk_size=3)  # chunks of 3 rows: 3 + 1 padded to 3
     np.testing.assert_allclose(chunked.history["val_loss"], standard.history["val_loss"], rtol=1e-5)
-    np.testing.assert_allclose(chunked.history["train_loss"], standard.history["train_loss"], rtol=1e-5)
+    np.testing.assert_allclose(chunked.history["loss"], standard.history["loss"], rtol=1e-5)
     traced = len(_traced(calls))
     assert traced == 3  # build traced once each for init, the train step and the eval step
     # Seven configs in three chunks of the same size: nothing is traced or compiled again, and a config's
@@ -113,8 +113,8 @@ def test_a_diverging_config_leaves_the_others_bitwise_unchanged():
     assert result.diverged.tolist() == [False, True, False, False]
     assert result.diverged_at[1, 0] >= 0 and (result.diverged_at[others] == -1).all()
     epoch = result.diverged_at[1, 0] // (N // BATCH)  # the epoch it diverged in and later ones are NaN
-    assert np.isnan(result.history["train_loss"][1, 0, epoch:]).all()
-    assert np.isfinite(result.history["train_loss"][1, 0, :epoch]).all()
+    assert np.isnan(result.history["loss"][1, 0, epoch:]).all()
+    assert np.isfinite(result.history["loss"][1, 0, :epoch]).all()
     assert np.isnan(result.history["val_loss"][1, 0, epoch:]).all()
     assert [row["index"] for row in result.best(4)] == [i for i in calm.ranking() if i != 1]
     assert result.ranking()[-1] == 1 and "diverged@" in result.table().splitlines()[-1]
@@ -149,13 +149,13 @@ def test_checkpoints_skip_finished_chunks(tmp_path, monkeypatch):
     kwargs = dict(seeds=2, chunk_size=4, checkpoint_dir=tmp_path)  # two chunks of four rows
     first = _run(**kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk_00000.jaxnn", "chunk_00001.jaxnn"]
-    epochs_run, scan_epoch = [], train.scan_epoch
+    epochs_run, run_epoch = [], train.trainer.run_epoch
 
-    def counting(step):
-        epochs_run.append(step)
-        return scan_epoch(step)
+    def counting(*args, **kwargs):
+        epochs_run.append(args[4])
+        return run_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(train, "scan_epoch", counting)
+    monkeypatch.setattr(train.trainer, "run_epoch", counting)
     _equal(_run(**kwargs), first)
     assert epochs_run == []  # nothing retrained
     (tmp_path / "chunk_00001.jaxnn").unlink()
@@ -204,3 +204,17 @@ def test_bad_data():
         sweep.run(BUILD, CONFIGS, ((X, Y[:5]), (EX, EY)), epochs=1, batch_size=BATCH)
     with pytest.raises(TypeError, match="build must be"):
         sweep.run(None, CONFIGS, DATA, epochs=1, batch_size=BATCH)
+
+
+def test_named_eval_sets_and_recorders(standard):
+    result = _run(eval_sets={"test": (EX[:20], EY[:20]), "again": (EX, EY)}, recorders={"hp": train.record_hparams})
+    np.testing.assert_array_equal(result.history["again_loss"], result.history["val_loss"])
+    np.testing.assert_array_equal(result.history["val_loss"], standard.history["val_loss"])
+    assert result.history["test_accuracy"].shape == standard.history["val_accuracy"].shape
+    lrs = np.array([c["lr"] for c in CONFIGS], np.float32)
+    np.testing.assert_array_equal(result.history["hp_lr"][:, 0, -1], lrs)  # plain sgd: lr stays the config's
+
+
+def test_recorded_names_may_not_shadow_config_fields():
+    with pytest.raises(ValueError, match=r"recorded names \['lr'\] are also config fields"):
+        _run(recorders={"lr": lambda ts: ts.step})

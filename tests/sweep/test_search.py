@@ -75,7 +75,7 @@ def test_successive_halving_resumes_from_checkpoints(tmp_path, monkeypatch):
     kwargs = dict(batch_size=BATCH, eta=2, rungs=2, progress=False, checkpoint_dir=tmp_path)
     first = sweep.successive_halving(BUILD, CONFIGS, DATA, **kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rung_0", "rung_1"]
-    monkeypatch.setattr(train, "scan_epoch", lambda step: pytest.fail("retrained a finished chunk"))
+    monkeypatch.setattr(train.trainer, "run_epoch", lambda *a, **k: pytest.fail("retrained a finished chunk"))
     again = sweep.successive_halving(BUILD, CONFIGS, DATA, **kwargs)
     np.testing.assert_array_equal(again.history["val_loss"], first.history["val_loss"])
     assert again.epochs.tolist() == first.epochs.tolist()

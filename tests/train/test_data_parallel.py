@@ -38,8 +38,10 @@ SCRIPT = textwrap.dedent("""
     parallel, parallel_history = train.fit(ts, step, (x, y), devices=jax.devices(), **kwargs)
     mesh = Mesh(np.array(jax.devices()), ("batch",))
     put = lambda tree, spec: jax.device_put(tree, NamedSharding(mesh, spec))
-    hlo = train.loop._sharded_epoch(step, mesh).lower(put(ts, P()), put(x, P()), put(y, P()),
-                                                      put(np.zeros((6, 16), np.int32), P(None, "batch")))
+    epoch = train.epoch._compiled_epoch(train.epoch.row_step(train.epoch.constant_step(step), False, False),
+                                        train.DataParallel(jax.devices()))
+    hlo = epoch.lower(put(train.loop._one_row(ts), P()), put(x, P()), put(y, P()),
+                      put(np.zeros((6, 16), np.int32), P(None, "batch")))
     leaves = lambda t: jax.tree.leaves((t.params, t.model_state, t.opt_state))
     print(json.dumps({
         "devices": jax.device_count(),

@@ -68,7 +68,7 @@ def test_fit_equals_a_python_loop_of_jitted_steps():
             losses.append(float(m["loss"]))
     for a, b in zip(jax.tree.leaves(ts_fit.params), jax.tree.leaves(ts.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(history["train_loss"], [np.mean(losses[:4]), np.mean(losses[4:])], rtol=1e-5)
+    np.testing.assert_allclose(history["loss"], [np.mean(losses[:4]), np.mean(losses[4:])], rtol=1e-5)
 
 
 def test_early_stopping_keeps_the_best_epoch():
@@ -83,7 +83,7 @@ def test_early_stopping_keeps_the_best_epoch():
                             patience=3, progress=False)
     assert history["best_epoch"] == 3
     assert history["stopped_epoch"] == 6
-    assert history["eval_loss"] == pytest.approx([5.0, 3.0, 2.0, 2.5, 2.2, 4.0])
+    assert history["val_loss"] == pytest.approx([5.0, 3.0, 2.0, 2.5, 2.2, 4.0])
     assert int(ts.step) == 3 * (n // bs)  # the returned state is the best epoch's
 
 
@@ -123,3 +123,39 @@ def test_fit_rejects_mismatched_data():
         train.fit(ts, train.make_train_step(model, opt), (x, y[:63]), epochs=1, batch_size=8, progress=False)
     with pytest.raises(TypeError, match="pair"):
         train.fit(ts, train.make_train_step(model, opt), x, epochs=1, batch_size=8, progress=False)
+
+
+def test_callbacks_eval_sets_and_max_mode():
+    model, opt, ts, (x, y) = _mlp_setup()
+    seen, ended = [], []
+
+    class End(train.Callback):
+        def on_train_end(self, history):
+            ended.append(list(history["epoch"]))
+
+    _, history = train.fit(ts, train.make_train_step(model, opt), (x, y), epochs=3, batch_size=16,
+                           eval_sets={"val": (x[:20], y[:20]), "test": (x[20:], y[20:])},
+                           eval_step=train.make_eval_step(model), patience=5, metric="test_accuracy", mode="max",
+                           callbacks=[lambda epoch, record: seen.append((epoch, record["test_loss"])), End()],
+                           progress=False)
+    assert [e for e, _ in seen] == [1, 2, 3] and [v for _, v in seen] == history["test_loss"]
+    assert ended == [[1, 2, 3]]
+    assert history["best_epoch"] == 1 + int(np.argmax(history["test_accuracy"]))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"} <= set(history)
+
+
+def test_progress_prints_compact_lines_when_stderr_is_not_a_terminal():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import numpy as np, jax\nfrom jaxnn import nn, optim, train\n"
+              "m = nn.Sequential([nn.Dense(2)]); o = optim.sgd(0.1)\n"
+              "x = np.ones((8, 3), np.float32); y = np.zeros(8, np.int32)\n"
+              "train.fit(train.create(m, o, jax.random.key(0), (3,)), train.make_train_step(m, o), (x, y), 2, 4)\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stderr.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["fit: epoch 1/2", "fit: epoch 2/2"], out.stderr
+    assert all(" loss " in line for line in lines)

@@ -32,8 +32,8 @@ def test_resume_is_bitwise_identical(tmp_path):
 
     assert _bits(resumed) == _bits(full)
     assert history["epoch"] == [1, 2, 3, 4, 5]
-    assert history["train_loss"] == full_history["train_loss"]
-    assert history["eval_accuracy"] == full_history["eval_accuracy"]
+    assert history["loss"] == full_history["loss"]
+    assert history["val_accuracy"] == full_history["val_accuracy"]
 
 
 def test_resume_without_checkpoint_starts_fresh(tmp_path):
