@@ -93,17 +93,11 @@ def as_callbacks(callbacks: Callback | Callable | Iterable[Callback | Callable] 
 class Progress(Callback):
     """Progress on stderr: a tqdm bar on a terminal, else one compact line per epoch.
 
-<<<<<<< ours
     Logs, CI jobs and notebooks, whose stderr is no terminal, get ``epoch 3/20  loss 0.512  val_accuracy 0.81
     2.1s`` (time since the start) instead of silence: at most one line every ``interval`` seconds, and always
     the first and the last epoch's. An epoch is one compiled program, so lines come between epochs only. For
     stacked runs each value is the best row's (lowest for names containing "loss", else highest, NaN rows
     ignored). With several processes only process 0 writes.
-=======
-    Logs, CI and notebooks piped to a file get ``epoch 3/20  loss 0.512  val_accuracy 0.81  2.1s``
-    instead of silence, at most one line every ``interval`` seconds (the last epoch always prints). For
-    stacked runs each value is the best row's (lowest for names containing "loss", else highest).
->>>>>>> theirs
 
     Args:
         desc: a label put before each line (and on the bar).
