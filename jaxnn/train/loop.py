@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn import multihost
+from jaxnn import checkpoint, multihost
 from jaxnn.data import dataset as data_checks
 from jaxnn.train import checkpointing, early_stopping
 from jaxnn.train.callbacks import Progress, as_callbacks
@@ -35,7 +36,7 @@ from jaxnn.train.placement import DataParallel
 from jaxnn.train.rows import Rows
 from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch
-from jaxnn.train.trainer import Recorder, run_rows
+from jaxnn.train.trainer import NONFINITE, Recorder, recorders_fn, run_rows
 
 
 def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int | None = None) -> dict[str, float]:
@@ -77,6 +78,8 @@ def fit(
     checkpoint_every: int = 1,
     resume: bool = False,
     resume_hparams: str = "error",
+    overwrite: bool = False,
+    on_nonfinite: str = "stop",
     devices: Sequence[Any] | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Trains for ``epochs`` epochs of shuffled minibatches; returns the final state and the history.
@@ -101,12 +104,25 @@ def fit(
         recorders: ``name -> fn(ts)`` recorded per epoch (e.g. ``{"hparams": train.record_hparams}``).
         progress: report through :class:`Progress` (a bar on a terminal, compact lines otherwise).
         callbacks: a :class:`Callback`, a function ``fn(epoch, record)`` or a list of them.
-        checkpoint_dir: write a checkpoint there every ``checkpoint_every`` epochs (atomic; the last 3 are kept).
+        checkpoint_dir: write a checkpoint there every ``checkpoint_every`` epochs (atomic; the last 3 are kept,
+            and always the newest finite one). The run holds the folder's :func:`jaxnn.checkpoint.lock` while it
+            trains, so a second writer is refused, and every checkpoint records the run's fingerprint (a digest
+            of the data, ``ts.key``, ``batch_size``, ``drop_last``, the state's structure, the train and eval
+            steps' traced programs and the early-stopping settings).
         checkpoint_every: epochs between checkpoints, an int >= 1.
-        resume: continue from the newest checkpoint in ``checkpoint_dir`` if there is one. The result is bitwise
-            identical to an uninterrupted run: shuffles derive from (key, epoch), dropout from (key, step).
+        resume: continue from the newest finite checkpoint in ``checkpoint_dir`` if there is one. The result is
+            bitwise identical to an uninterrupted run: shuffles derive from (key, epoch), dropout from (key, step).
+            The checkpoint must hold this run (the same fingerprint), else ``fit`` raises naming what differs. A
+            run that had ended (all ``epochs``, or stopped early) is returned as it ended, without training.
         resume_hparams: what to do when the checkpoint's hyperparameters differ from ``ts``'s: ``"error"``
             (default), ``"checkpoint"`` (keep the checkpoint's) or ``"current"`` (apply ``ts``'s values).
+        overwrite: with ``resume=False``, delete the checkpoints of another run found in ``checkpoint_dir``
+            instead of raising.
+        on_nonfinite: after an epoch whose training loss or params are NaN or Inf: ``"stop"`` (default) ends the
+            run there with a ``RuntimeWarning`` naming the epoch and step, returns the last finite state (from
+            before that step) and sets ``history["stopped"] = "nonfinite"``, without checkpointing that epoch;
+            ``"warn"`` warns once and trains on; ``"continue"`` checks nothing. The check costs one reduction
+            per epoch; the step is found by replaying the failed epoch with the divergence guard.
         devices: train data parallel over these devices (e.g. ``jax.devices()``, every process's after
             ``jax.distributed.initialize()``): ``ts`` and ``data`` are replicated and every minibatch is split
             evenly over the devices, so ``batch_size`` must be a multiple of their number. The result equals the
@@ -117,10 +133,17 @@ def fit(
     Returns:
         ``(ts, history)``; history holds per-epoch lists ``epoch``, ``time`` (seconds since the start), the
         epoch's minibatch means (``loss``, ``accuracy``), ``<set>_<metric>`` for every evaluation set and the
-        recorders' values, and ``best_epoch``/``stopped_epoch`` with ``patience``.
+        recorders' values, ``best_epoch``/``stopped_epoch`` with ``patience``, and unless ``on_nonfinite`` is
+        ``"continue"`` ``diverged_at`` (the first non-finite step, -1 if none) and ``stopped`` after a stop.
 
     Raises:
-        ValueError: an argument out of range (naming it and what is allowed), before anything trains.
+        ValueError: an argument out of range (naming it and what is allowed), an early-stopping ``metric`` the
+            run does not record, or a ``checkpoint_dir`` holding another run (see ``resume``, ``overwrite``),
+            before anything trains.
+        CheckpointLockedError: another process is writing to ``checkpoint_dir``.
+
+    Warns:
+        RuntimeWarning: the training loss or params became non-finite (see ``on_nonfinite``).
 
     Example::
 
@@ -130,22 +153,50 @@ def fit(
     x, y = check_data(data, "data")
     sets = {**({"val": eval_data} if eval_data is not None else {}), **(eval_sets or {})}
     _check_args(x.shape[0], epochs, batch_size, sets, eval_step, checkpoint_dir, checkpoint_every, resume,
-                resume_hparams, devices)
+                resume_hparams, on_nonfinite, devices)
     early_stopping.check(metric, mode, patience, "fit")
     check_remainder(ts, train_step, (x, y), batch_size, drop_last)
     sets = {name: check_data(xy, "eval_data" if name == "val" and eval_data is not None else f"eval_sets[{name!r}]")
             for name, xy in sets.items()}
+    traced = _trace(ts, train_step, eval_step, (x, y), sets, batch_size, recorders) \
+        if patience is not None or checkpoint_dir is not None else None
+    if patience is not None and metric not in traced[2]:
+        raise ValueError(f"fit: metric={metric!r} is not recorded by this run, so early stopping could not watch "
+                         f"it; the run records {sorted(traced[2])}. Pass an evaluation set for <set>_* metrics "
+                         f"(eval_data is the set 'val') or pick one of these.")
+    with contextlib.nullcontext() if checkpoint_dir is None or not multihost.is_main() else \
+            checkpoint.lock(checkpoint_dir):
+        return _fit(ts, train_step, (x, y), epochs, batch_size, sets, eval_step, drop_last, patience, metric, mode,
+                    restore_best, recorders, progress, callbacks, checkpoint_dir, checkpoint_every, resume,
+                    resume_hparams, overwrite, on_nonfinite, devices, traced)
+
+
+def _fit(ts: TrainState, train_step: TrainStep, data: Batch, epochs: int, batch_size: int, sets: dict,
+         eval_step: EvalStep | None, drop_last: bool, patience: int | None, metric: str, mode: str,
+         restore_best: bool, recorders: Any, progress: bool, callbacks: Any, checkpoint_dir: Any,
+         checkpoint_every: int, resume: bool, resume_hparams: str, overwrite: bool, on_nonfinite: str,
+         devices: Any, traced: tuple | None) -> tuple[TrainState, dict[str, Any]]:
+    """``fit`` once its arguments are checked (and, with ``checkpoint_dir``, while it holds the folder)."""
+    x, y = data
     stopper = None if patience is None else EarlyStopping(metric, mode, patience, 1)
-    history, best, done = None, ts, 0
-    if resume and (restored := checkpointing.resume(ts, checkpoint_dir, resume_hparams)) is not None:
-        ts, best, history, stopping_state, done = restored
-        if stopper is not None and stopping_state is not None:
-            stopper.load(stopping_state)
+    history, best, done, saver = None, ts, 0, None
+    if checkpoint_dir is not None:
+        fingerprint = checkpointing.fingerprint(ts, data, batch_size, drop_last, traced[0],
+                                           {name: (sets[name], jaxpr) for name, jaxpr in traced[1].items()},
+                                           None if patience is None else (patience, metric, mode))
+        restored = checkpointing.resume(ts, checkpoint_dir, resume_hparams, fingerprint) if resume else \
+            checkpointing.claim(ts, checkpoint_dir, fingerprint, overwrite)
+        if restored is not None:
+            ts, best, history, stopping_state, done = restored
+            if stopper is not None and stopping_state is not None:
+                stopper.load(stopping_state)
+        saver = checkpointing.Checkpointer(checkpoint_dir, checkpoint_every, epochs, fingerprint)
+    if history is not None and (done >= epochs or (stopper is not None and stopper.stopped_epoch.all())):
+        return _result(ts, best, history, stopper, restore_best)  # the run had ended: nothing to train
     placement = None if devices is None else DataParallel(devices)
     if placement is not None:
         ts, best = placement.put((ts, best))
     steps_per_epoch = x.shape[0] // batch_size + (0 if drop_last or x.shape[0] % batch_size == 0 else 1)
-    saver = None if checkpoint_dir is None else checkpointing.Checkpointer(checkpoint_dir, checkpoint_every, epochs)
     rows, best_rows, history = run_rows(
         _one_row(ts), constant_step(train_step), (x, y), epochs, batch_size, stacked=False,
         eval_for=None if eval_step is None else constant_eval(eval_step), eval_sets=sets,
@@ -153,12 +204,35 @@ def fit(
         callbacks=as_callbacks(callbacks) + ([Progress("fit")] if progress and multihost.is_main() else []),
         placement=placement,
         first_epoch=int(ts.step) // steps_per_epoch - done, done=done, history=history, best=_one_row(best),
-        after_epoch=None if saver is None else lambda e, r, b, h, s: saver(e, r.ts, b.ts, h, s))
+        after_epoch=None if saver is None else lambda e, r, b, h, s: saver(e, r.ts, b.ts, h, s),
+        on_nonfinite=on_nonfinite)
+    return _result(rows.ts, best_rows.ts, history, stopper, restore_best)
+
+
+def _result(ts: TrainState, best: TrainState, history: dict[str, Any], stopper: EarlyStopping | None,
+            restore_best: bool) -> tuple[TrainState, dict[str, Any]]:
     if stopper is not None:
         history["best_epoch"] = int(stopper.best_epoch[0])
         if stopper.stopped_epoch[0]:
             history["stopped_epoch"] = int(stopper.stopped_epoch[0])
-    return (best_rows if stopper is not None and restore_best else rows).ts, history
+    return (best if stopper is not None and restore_best else ts), history
+
+
+def _trace(ts: TrainState, train_step: TrainStep, eval_step: EvalStep | None, data: Batch, sets: Mapping[str, Batch],
+           batch_size: int, recorders: Mapping[str, Recorder] | None) -> tuple[Any, dict[str, Any], list[str]]:
+    """The train step's jaxpr, each evaluation set's eval-step jaxpr and every name the run records, traced
+    once from shapes (no FLOPs), for the run fingerprint and the early-stopping metric check."""
+    def shapes(xy: Batch, size: int) -> tuple:
+        return tuple(jax.ShapeDtypeStruct((min(size, a.shape[0]), *a.shape[1:]), a.dtype) for a in xy)
+
+    train_jaxpr, (_, metrics) = jax.make_jaxpr(train_step, return_shape=True)(ts, shapes(data, batch_size))
+    names, evals = list(metrics), {}
+    for name, xy in sets.items():
+        evals[name], out = jax.make_jaxpr(eval_step, return_shape=True)(ts, shapes(xy, 4 * batch_size))
+        names += [f"{name}_{k}" for k in out]
+    if recorders:
+        names += list(jax.eval_shape(recorders_fn(tuple(recorders.items()), False), _one_row(ts)))
+    return train_jaxpr, evals, names
 
 
 def _one_row(ts: TrainState) -> Rows:
@@ -255,7 +329,8 @@ def _values_ok(x: jax.Array, y: jax.Array, num_classes: int | None) -> jax.Array
 
 
 def _check_args(n: int, epochs: int, batch_size: int, sets: Mapping[str, Any], eval_step: Any, checkpoint_dir: Any,
-                checkpoint_every: Any, resume: bool, resume_hparams: str, devices: Sequence[Any] | None) -> None:
+                checkpoint_every: Any, resume: bool, resume_hparams: str, on_nonfinite: str,
+                devices: Sequence[Any] | None) -> None:
     if not (isinstance(batch_size, int | np.integer) and 1 <= batch_size <= n):
         raise ValueError(f"fit: batch_size={batch_size!r} is not allowed: it must be an int in [1, {n}] "
                          f"(the number of training examples).")
@@ -265,6 +340,11 @@ def _check_args(n: int, epochs: int, batch_size: int, sets: Mapping[str, Any], e
         raise ValueError("fit: eval_data was given without eval_step; pass eval_step=train.make_eval_step(model).")
     if not (isinstance(checkpoint_every, int) and checkpoint_every >= 1):
         raise ValueError(f"fit: checkpoint_every={checkpoint_every!r} is not allowed: it must be an int >= 1.")
+    if checkpoint_dir is not None and os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+        raise ValueError(f"fit: checkpoint_dir={str(checkpoint_dir)!r} is a file, not a folder; pass a folder "
+                         f"path (it is created if missing).")
+    if on_nonfinite not in NONFINITE:
+        raise ValueError(f"fit: on_nonfinite={on_nonfinite!r} is not allowed: use 'stop', 'warn' or 'continue'.")
     if resume and checkpoint_dir is None:
         raise ValueError("fit: resume=True needs checkpoint_dir, the folder the interrupted run wrote to.")
     if devices is not None and not (len(devices) >= 1 and batch_size % len(devices) == 0):

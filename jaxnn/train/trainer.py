@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,7 @@ from jaxnn.train.state import TrainState
 from jaxnn.train.steps import Batch
 
 Recorder = Callable[[TrainState], Any]
+NONFINITE = ("stop", "warn", "continue")
 
 
 def record_hparams(ts: TrainState) -> dict[str, jax.Array]:
@@ -82,7 +84,8 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
              recorders: Mapping[str, Recorder] | None = None, stopper: EarlyStopping | None = None,
              restore_best: bool = True, callbacks: list[Callback] | None = None, placement: Any = None,
              first_epoch: int = 0, done: int = 0, history: dict[str, Any] | None = None, best: Rows | None = None,
-             after_epoch: Callable[..., None] | None = None) -> tuple[Rows, Rows, dict[str, Any]]:
+             after_epoch: Callable[..., None] | None = None, on_nonfinite: str = "continue",
+             ) -> tuple[Rows, Rows, dict[str, Any]]:
     """The training loop every trainer shares: epochs ``done + 1 .. epochs`` of ``rows``.
 
     Args:
@@ -104,6 +107,12 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
         done: epochs already run (a resumed run); ``history`` and ``best`` then continue those.
         after_epoch: ``after_epoch(epoch, rows, best, history, stopper)`` after the callbacks (fit's
             checkpoints).
+        on_nonfinite: for one unstacked run (stacked rows are always guarded), what an epoch whose loss or
+            params end non-finite does: ``"stop"`` (the run ends at the last finite state, before the first
+            non-finite step; ``history["stopped"] = "nonfinite"``), ``"warn"`` (a ``RuntimeWarning``, then
+            training goes on) or ``"continue"`` (nothing is checked). Both first set ``history["diverged_at"]``
+            (-1 while finite) and warn naming the epoch and step. The check is one reduction per epoch;
+            the step is found by replaying that epoch with the stacked trainer's guard.
 
     Returns:
         ``(rows, best, history)``: the final rows, each row's best rows (the final ones without ``stopper``),
@@ -126,10 +135,15 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
         cb.on_train_begin({"epochs": epochs, "start_epoch": done, "rows": rows_in(rows.ts) if stacked else 1})
     # Without anything to tell between epochs, stacked epochs queue on the device and reach the host at the end.
     each_epoch = not stacked or bool(callbacks) or stopper is not None or after_epoch is not None
+    watch = not stacked and on_nonfinite != "continue"
+    if watch:
+        history.setdefault("diverged_at", -1)
     queued = []
     for i in range(done, epochs):
+        before = rows
         rows, device_record = run_epoch(rows, step_for, (x, y), batch_size, first_epoch + i, stacked=stacked,
                                         order_key=order_key, drop_last=drop_last, placement=placement)
+        params_ok = _all_finite(rows.ts.params) if watch else None
         if sets:
             device_record |= evaluate_sets(rows, eval_for, sets, stacked)
         if record_fn is not None:
@@ -140,6 +154,16 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
             continue
         record = _host_record(placement, entry, stacked, stopper)
         _append(history, i + 1, time.perf_counter() - start, record)
+        if watch and not (np.isfinite(record.get("loss", 0.0)) and bool(params_ok)):
+            watch, last = False, _replay(before, step_for, (x, y), batch_size, first_epoch + i, drop_last, placement)
+            history["diverged_at"] = int(last.diverged_at)
+            warnings.warn(_nonfinite_message(i + 1, history["diverged_at"], on_nonfinite), RuntimeWarning,
+                          stacklevel=3)
+            if on_nonfinite == "stop":
+                rows, history["stopped"] = last, "nonfinite"
+                for cb in callbacks:
+                    cb.on_epoch_end(i + 1, record)
+                break
         if stopper is not None:
             improved, stopped = stopper.update(i + 1, record)
             if stacked:
@@ -158,6 +182,32 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     for cb in callbacks:
         cb.on_train_end(history)
     return rows, (best if stopper is not None else rows), history
+
+
+@jax.jit
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)] or [jnp.bool_(True)]))
+
+
+def _replay(before: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch: int, drop_last: bool,
+            placement: Any) -> Rows:
+    """Epoch ``epoch`` of the unstacked ``before`` again, as a stack of one guarded row: the last finite state
+    and, in ``diverged_at``, the step that was not (only after an epoch that ended non-finite, so healthy runs
+    never pay the guard's per-step select)."""
+    one = jax.tree.map(lambda a: jnp.asarray(a)[None], before)
+    rows, _ = run_epoch(one, step_for, data, batch_size, epoch, stacked=True, order_key=before.ts.key,
+                        drop_last=drop_last, placement=placement)
+    last = jax.tree.map(lambda a: a[0], rows)
+    # Float reassociation under vmap could keep the replay finite; the epoch's start is then the last known good.
+    return last if int(last.diverged_at) >= 0 else before._replace(diverged_at=before.ts.step)
+
+
+def _nonfinite_message(epoch: int, step: int, on_nonfinite: str) -> str:
+    then = ("training stopped there and returns the last finite state, from before that step"
+            if on_nonfinite == "stop" else "training goes on (on_nonfinite='warn') and will not recover")
+    return (f"fit: the training loss or params became NaN or Inf in epoch {epoch}, at step {step} (0-based, "
+            f"counted over the whole run); {then}. Lower the learning rate, clip the gradients "
+            f"(optim.clip_by_global_norm) or check the loss; on_nonfinite='continue' trains on without checking.")
 
 
 def _host_record(placement: Any, entry: tuple, stacked: bool, stopper: EarlyStopping | None) -> dict[str, Any]:
