@@ -158,7 +158,7 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
             watch, last = False, _replay(before, step_for, (x, y), batch_size, first_epoch + i, drop_last, placement)
             history["diverged_at"] = int(last.diverged_at)
             warnings.warn(_nonfinite_message(i + 1, history["diverged_at"], on_nonfinite), RuntimeWarning,
-                          stacklevel=3)
+                          stacklevel=4)  # fit's caller
             if on_nonfinite == "stop":
                 rows, history["stopped"] = last, "nonfinite"
                 for cb in callbacks:
