@@ -171,7 +171,23 @@ def claim(ts: TrainState, directory: Any, current: Mapping[str, Any], overwrite:
     multihost.barrier("jaxnn.train.fit overwrite")
 
 
-def resume(ts: TrainState, directory: Any, resume_hparams: str, current: Mapping[str, Any]) -> tuple | None:
+def _load(path: str, ts: TrainState, directory: Any) -> tuple[dict, dict]:
+    try:
+        return checkpoint.load(path, like={"ts": ts, "best": ts})
+    except checkpoint.CheckpointError as error:
+        raise checkpoint.CheckpointError(
+            f"fit(resume=True): cannot resume from {path}: {error}\nIf checkpoint_dir={str(directory)!r} holds a run "
+            f"of another model or optimizer, pass a fresh checkpoint_dir; if the newest file is damaged, delete it "
+            f"to resume from the previous checkpoint."
+        ) from error
+
+
+def _all_finite(ts: TrainState) -> bool:
+    return all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(ts)
+               if jnp.issubdtype(getattr(leaf, "dtype", np.float32), jnp.inexact))
+
+
+def resume(ts: TrainState, directory: Any, resume_hparams: str, run: Mapping[str, Any]) -> tuple | None:
     """``(ts, best, history, early_stopping_state, epochs_done)`` from the newest finite checkpoint, or None.
 
     A newer checkpoint holding NaN or Inf (saved by ``on_nonfinite="warn"`` or ``"continue"``) is passed over,
@@ -179,24 +195,23 @@ def resume(ts: TrainState, directory: Any, resume_hparams: str, current: Mapping
 
     Raises:
         CheckpointError: the checkpoint is damaged or holds another model or optimizer.
-        ValueError: the checkpoint's run fingerprint differs from ``current`` (naming what differs), or the
+        ValueError: the checkpoint's run fingerprint differs from ``run`` (naming what differs), or the
             hyperparameters differ and ``resume_hparams`` is ``"error"``.
     """
-    path, newest = checkpoint.latest(directory, finite=True), checkpoint.latest(directory)
-    if newest is not None and path != newest:
-        warnings.warn(f"fit(resume=True): the newest checkpoint {newest} holds NaN or Inf; resuming from the newest "
-                      f"finite one, {path}.", RuntimeWarning, stacklevel=3)
+    path = checkpoint.latest(directory)
     if path is None:
         return None
-    try:
-        tree, meta = checkpoint.load(path, like={"ts": ts, "best": ts})
-    except checkpoint.CheckpointError as error:
-        raise checkpoint.CheckpointError(
-            f"fit(resume=True): cannot resume from {path}: {error}\nIf checkpoint_dir={str(directory)!r} holds a run "
-            f"of another model or optimizer, pass a fresh checkpoint_dir; if the newest file is damaged, delete it "
-            f"to resume from the previous checkpoint."
-        ) from error
-    if differs := _differences(meta.get("fingerprint"), current):
+    tree, meta = _load(path, ts, directory)
+    if not _all_finite(tree["ts"]):
+        newest, path = path, checkpoint.latest(directory, finite=True)
+        if path is None:
+            raise ValueError(f"fit(resume=True): every checkpoint in checkpoint_dir={str(directory)!r} holds NaN or "
+                             f"Inf (the newest is {newest}), so there is no state to continue from. Pass "
+                             f"resume=False to start over.")
+        warnings.warn(f"fit(resume=True): the newest checkpoint {newest} holds NaN or Inf; resuming from the newest "
+                      f"finite one, {path}.", RuntimeWarning, stacklevel=4)
+        tree, meta = _load(path, ts, directory)
+    if differs := _differences(meta.get("fingerprint"), run):
         raise ValueError(
             f"fit(resume=True): {path} is another run's checkpoint: {differs}. Resuming would continue that run "
             f"as if it were this one. Pass the arguments it was started with, a fresh checkpoint_dir, or "
