@@ -25,6 +25,7 @@ How a sweep executes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -116,6 +117,8 @@ class Sweep:
             g: cached_program(build, tuple(configs.names), Static({n: configs[ids[0]][n] for n in self.static}),
                               tuple(x.shape[1:])) for g, ids in self.groups.items()}
         self._fingerprint: str | None = None
+        # Every group is traced now, so a build that fails for one group fails before any group trains.
+        self.traced_groups = {g: self._trace(g) for g in self.groups}
         if self.recorders or eval_sets:
             self._check_names()
 
@@ -173,7 +176,7 @@ class Sweep:
         initial = self._initial(group, ids, start)
         if path is None:
             return self._run_chunk(self.programs[group], initial, epochs, start_epoch, progress)
-        fingerprint = self.fingerprint(ids, epochs, start_epoch)
+        fingerprint = self.fingerprint(group, ids, epochs, start_epoch)
         # With several processes the folder must be shared; process 0 decides and writes, all of them read.
         if multihost.agree(os.path.exists(path)):
             return self._load(path, group, initial, epochs, fingerprint)
@@ -226,12 +229,29 @@ class Sweep:
 
     def record_names(self, group: tuple) -> list[str]:
         """The names a chunk of ``group`` records per epoch, from shapes only (nothing runs)."""
-        program, (row, batch, eval_batch) = self.programs[group], self._shapes(group)
-        names = list(jax.eval_shape(program.step_one, row, batch)[1])
-        names += [f"{s}_{k}" for s in self.eval_sets for k in jax.eval_shape(program.eval_one, row, eval_batch)]
-        if self.recorders:
-            names += list(jax.eval_shape(train.trainer.recorders_fn(tuple(self.recorders.items()), False), row))
-        return names
+        return self.traced_groups[group][1]
+
+    def _trace(self, group: tuple) -> tuple[str, list[str]]:
+        """``group``'s digest and recorded names (:func:`_trace_program`), the error naming the group."""
+        x, y = self._data[:2]
+        ex, ey = self.eval_sets["val"]
+        ebs = min(self.eval_batch_size, ex.shape[0])
+        try:
+            digest, metrics, evals = _trace_program(
+                self.programs[group], tuple((name, self.configs.specs[name].dtype) for name in self.traced),
+                tuple(jax.ShapeDtypeStruct((n, *a.shape[1:]), a.dtype) for n, a in
+                      ((self.batch_size, x), (self.batch_size, y), (ebs, ex), (ebs, ey))))
+            names = list(metrics) + [f"{s}_{k}" for s in self.eval_sets for k in evals]
+            if self.recorders:
+                row = self._shapes(group)[0]
+                names += list(jax.eval_shape(train.trainer.recorders_fn(tuple(self.recorders.items()), False), row))
+        except Exception as error:
+            configs = self.groups[group]
+            values = {n: self.configs[configs[0]][n] for n in self.static}
+            error.add_note(f"sweep: raised while tracing the static group {values} "
+                           f"(configs {configs[:5]}{' ...' if len(configs) > 5 else ''}), before any group trained.")
+            raise
+        return digest, names
 
     def _shapes(self, group: tuple) -> tuple[Row, list, list]:
         """One row's, one minibatch's and one eval batch's shapes for ``group``."""
@@ -255,13 +275,15 @@ class Sweep:
             raise ValueError(f"sweep: cannot resume from {path}: {error}. Written by a different sweep, or damaged: "
                              f"{advice}.") from error
         if meta.get("fingerprint") != fingerprint:
-            raise ValueError(f"sweep: {path} was written by a different sweep (other configs, data, seeds, epochs "
-                             f"or chunking): {advice}.")
+            raise ValueError(f"sweep: {path} was written by a different sweep (other configs, data, seeds, epochs, "
+                             f"chunking, or a build whose program differs: layers, activations, loss, l2, "
+                             f"metrics): {advice}.")
         history = {name: np.asarray(v) for name, v in tree["history"].items()}
         return multihost.put(tree["rows"], self.rows_sharding), history
 
-    def fingerprint(self, ids: np.ndarray, epochs: int, start_epoch: int) -> str:
-        """A digest of everything a chunk's result depends on, stored with its checkpoint."""
+    def fingerprint(self, group: tuple, ids: np.ndarray, epochs: int, start_epoch: int) -> str:
+        """A digest of everything a chunk's result depends on, stored with its checkpoint: the data, key and
+        arguments, the chunk's configs, and the group's traced program (so a changed ``build`` is noticed)."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
             for array in self._data:
@@ -271,7 +293,8 @@ class Sweep:
                                 self.eval_batch_size, sorted(self.recorders))).encode())
             self._fingerprint = digest.hexdigest()
         configs = [{k: repr(v) for k, v in self.configs[int(i) // self.seeds].items()} for i in ids]
-        chunk = json.dumps([self._fingerprint, ids.tolist(), configs, epochs, start_epoch])
+        chunk = json.dumps([self._fingerprint, self.traced_groups[group][0], ids.tolist(), configs, epochs,
+                            start_epoch])
         return hashlib.sha256(chunk.encode()).hexdigest()
 
     def result(self, trained: Trained, epochs: np.ndarray, wall_time: float, compile_time: float) -> SweepResult:
@@ -358,6 +381,18 @@ def run(
         return None
     return sweep.result(trained, np.full(len(sweep.configs), epochs), time.perf_counter() - start,
                         compile_seconds() - compiled)
+
+
+@functools.lru_cache(maxsize=256)
+def _trace_program(program: Program, hp_dtypes: tuple, batches: tuple) -> tuple[str, list[str], list[str]]:
+    """A group's train and eval steps traced from shapes (no FLOPs): a digest of their jaxprs (what ``build``
+    made of the group: layers, activations, loss, ``l2``, metrics) and their metric names. Cached like the
+    programs, so a rerun with the same build traces nothing again."""
+    hp = {name: jax.ShapeDtypeStruct((), dtype) for name, dtype in hp_dtypes}
+    row = jax.eval_shape(program.init_one, hp, jax.eval_shape(jax.random.key, 0))
+    step, (_, metrics) = jax.make_jaxpr(program.step_one, return_shape=True)(row, list(batches[:2]))
+    evaluate, out = jax.make_jaxpr(program.eval_one, return_shape=True)(row, list(batches[2:]))
+    return hashlib.sha256((str(step) + str(evaluate)).encode()).hexdigest(), list(metrics), list(out)
 
 
 def _splits(data: Any) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:

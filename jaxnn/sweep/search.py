@@ -59,6 +59,10 @@ def coarse_to_fine(space: Space, build: Callable[[dict], Any], data: Any, rounds
     Returns:
         One :class:`SweepResult` per round; ``results[r].configs.specs`` is the space round ``r`` sampled.
 
+    Raises:
+        Exception: whatever a round raises, with the finished rounds' results attached as its ``results``
+            attribute (and a note saying so), so that an error in a later round loses none of them.
+
     Example::
 
         def build(hp):
@@ -82,10 +86,16 @@ def coarse_to_fine(space: Space, build: Callable[[dict], Any], data: Any, rounds
     for r in range(rounds):
         configs = space.sample(jax.random.fold_in(engine.root_key(key), r), n)
         folder = None if directory is None else os.path.join(directory, f"round_{r}")
-        results.append(engine.run(build, configs, data, key=key, checkpoint_dir=folder, **run_kwargs))
-        warn_edges(space, results[-1], metric)
-        if r + 1 < rounds:
-            space = shrink(space, results[-1], keep, metric)
+        try:
+            results.append(engine.run(build, configs, data, key=key, checkpoint_dir=folder, **run_kwargs))
+            warn_edges(space, results[-1], metric)
+            if r + 1 < rounds:
+                space = shrink(space, results[-1], keep, metric)
+        except Exception as error:
+            error.results = results
+            error.add_note(f"coarse_to_fine: round {r} failed; the {len(results)} finished round(s) are in this "
+                           f"exception's .results.")
+            raise
     return results
 
 
