@@ -116,11 +116,12 @@ class Sweep:
         self.programs = {
             g: cached_program(build, tuple(configs.names), Static({n: configs[ids[0]][n] for n in self.static}),
                               tuple(x.shape[1:])) for g, ids in self.groups.items()}
-        self._fingerprint: str | None = None
         # Every group is traced now, so a build that fails for one group fails before any group trains.
         self.traced_groups = {g: self._trace(g) for g in self.groups}
         if self.recorders or eval_sets:
             self._check_names()
+        if jax.process_count() > 1:
+            self._check_processes_agree()
 
     def _check_names(self) -> None:
         # Results put config fields and recorded names side by side: a clash would show one as the other.
@@ -284,18 +285,40 @@ class Sweep:
     def fingerprint(self, group: tuple, ids: np.ndarray, epochs: int, start_epoch: int) -> str:
         """A digest of everything a chunk's result depends on, stored with its checkpoint: the data, key and
         arguments, the chunk's configs, and the group's traced program (so a changed ``build`` is noticed)."""
-        if self._fingerprint is None:
-            digest = hashlib.sha256()
-            for array in self._data:
-                digest.update(np.ascontiguousarray(array).tobytes())
-            digest.update(np.asarray(jax.random.key_data(self.key)).tobytes())
-            digest.update(repr((self.seeds, self.batch_size, self.shared_order, sorted(self.eval_sets),
-                                self.eval_batch_size, sorted(self.recorders))).encode())
-            self._fingerprint = digest.hexdigest()
         configs = [{k: repr(v) for k, v in self.configs[int(i) // self.seeds].items()} for i in ids]
-        chunk = json.dumps([self._fingerprint, self.traced_groups[group][0], ids.tolist(), configs, epochs,
-                            start_epoch])
+        chunk = json.dumps([self.inputs["data"], self.inputs["arguments"], self.traced_groups[group][0],
+                            ids.tolist(), configs, epochs, start_epoch])
         return hashlib.sha256(chunk.encode()).hexdigest()
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, str]:
+        """Digests of what every process must pass alike and a chunk checkpoint depends on: the configs, the
+        data, the key and arguments, and the programs ``build`` makes (computed once, on the host)."""
+        data = hashlib.sha256()
+        for array in self._data:
+            data.update(np.ascontiguousarray(array).tobytes())
+        arguments = repr((np.asarray(jax.random.key_data(self.key)).tolist(), self.seeds, self.batch_size,
+                          self.shared_order, sorted(self.eval_sets), self.eval_batch_size, sorted(self.recorders)))
+        configs = repr([sorted((k, repr(v)) for k, v in self.configs[i].items()) for i in range(len(self.configs))])
+        programs = repr(sorted((repr(g), digest) for g, (digest, _) in self.traced_groups.items()))
+        return {name: hashlib.sha256(text.encode()).hexdigest() if isinstance(text, str) else text.hexdigest()
+                for name, text in (("configs", configs), ("data", data), ("arguments", arguments),
+                                   ("programs", programs))}
+
+    def _check_processes_agree(self) -> None:
+        """Raises on every process if the processes were given different configs, data, arguments or builds:
+        their rows would be trained and reported as other configs' (one all-gather per digest, once)."""
+        differs = []
+        for name, digest in self.inputs.items():
+            value = int(digest[:15], 16)  # below 2**63: min == max over the processes means they all agree
+            if multihost.smallest(value) != -multihost.smallest(-value):
+                differs.append(name)
+        if differs:
+            raise ValueError(
+                f"sweep: the {jax.process_count()} processes were given different {', '.join(differs)} "
+                f"(process {jax.process_index()} holds {', '.join(self.inputs[n][:12] for n in differs)}). Every "
+                f"process must call the sweep with the same configs (in the same order), data, key, arguments and "
+                f"build, or results would be attributed to the wrong configs.")
 
     def result(self, trained: Trained, epochs: np.ndarray, wall_time: float, compile_time: float) -> SweepResult:
         """Reshapes row-wise outputs to ``(configs, seeds, ...)``; ``trained`` covers every row in order."""

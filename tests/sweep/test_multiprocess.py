@@ -74,10 +74,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _two_processes(tmp_path: Path):
+def _two_processes(tmp_path: Path, worker: str = WORKER):
     """Starts both workers; yields ``wait() -> [results of process 0, of process 1]``; always kills them."""
     script = tmp_path / "worker.py"
-    script.write_text(WORKER)
+    script.write_text(worker)
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2",
                PYTHONPATH=str(ROOT))
     port, procs, logs = _free_port(), [], []
