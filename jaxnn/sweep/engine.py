@@ -371,7 +371,8 @@ def run(
         devices: the devices to shard runs over; default ``jax.devices()``, which after
             ``jax.distributed.initialize()`` holds every process's devices (see ``docs/distributed.md``).
         checkpoint_dir: save every finished chunk there; rerunning the same sweep loads finished chunks instead
-            of training them again (a different sweep in the same folder raises ValueError).
+            of training them again (a different sweep in the same folder raises ValueError, also when only
+            ``build`` changed: each chunk's fingerprint covers its group's traced train and eval steps).
         progress: report each chunk through ``train.Progress`` (a bar on a terminal, compact lines otherwise;
             on process 0 only).
         all_processes: with several processes, every one returns the result (default); False returns it on
@@ -385,7 +386,8 @@ def run(
         A :class:`SweepResult` (None on processes other than 0 when ``all_processes`` is False).
 
     Raises:
-        ValueError: empty configs, or an out-of-range epochs, batch_size, seeds, chunk_size or budget.
+        ValueError: empty configs, or an out-of-range epochs, batch_size, seeds, chunk_size or budget; with
+            several processes, processes given different configs, data, arguments or builds (on every one).
         TypeError: ``build`` does not return a Trial (raised while tracing, naming what it returned).
 
     Example::

@@ -8,8 +8,9 @@ key, batch size, model, loss or optimizer) is never continued or mixed with this
 
 Example::
 
-    saver = train.checkpointing.Checkpointer("runs/a", every=1, epochs=10)
-    restored = train.checkpointing.resume(ts, "runs/a", "error", fingerprint)   # None: no checkpoint there
+    kwargs = {"epochs": 2, "batch_size": 100, "checkpoint_dir": "runs/a", "progress": False}
+    ts_a, history = train.fit(ts, step, (x_train, y_train), **kwargs)
+    ts_a, history = train.fit(ts, step, (x_train, y_train), resume=True, **kwargs)  # ended: nothing trains
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def fingerprint(ts: TrainState, data: tuple[jax.Array, jax.Array], batch_size: i
 
     Returns:
         ``name -> digest or value``; :func:`resume` names the entries that differ.
+
+    Example::
+
+        jaxpr = jax.make_jaxpr(step)(ts, (x_train[:100], y_train[:100]))
+        run = train.checkpointing.fingerprint(ts, (x_train, y_train), 100, True, jaxpr, {}, None)
+        run["batch_size"], run["key"]   # 100 and a digest of ts.key
     """
     leaves = [(jnp.shape(leaf), str(getattr(leaf, "dtype", type(leaf).__name__))) for leaf in jax.tree.leaves(ts)]
     return {"data": _data_digest(data), "key": _digest(np.asarray(_key_data(ts.key)).tobytes()),
@@ -146,6 +153,12 @@ def claim(ts: TrainState, directory: Any, current: Mapping[str, Any], overwrite:
 
     Raises:
         ValueError: the newest checkpoint belongs to another run (or is unreadable) and ``overwrite`` is False.
+
+    Example::
+
+        run = train.checkpointing.fingerprint(ts, (x_train, y_train), 100, True,
+                                              jax.make_jaxpr(step)(ts, (x_train[:100], y_train[:100])), {}, None)
+        train.checkpointing.claim(ts, "runs/fresh", run, overwrite=False)   # an empty folder: nothing to refuse
     """
     path = checkpoint.latest(directory)
     if path is None:
@@ -193,6 +206,12 @@ def resume(ts: TrainState, directory: Any, resume_hparams: str, run: Mapping[str
         CheckpointError: the checkpoint is damaged or holds another model or optimizer.
         ValueError: the checkpoint's run fingerprint differs from ``run`` (naming what differs), or the
             hyperparameters differ and ``resume_hparams`` is ``"error"``.
+
+    Example::
+
+        run = train.checkpointing.fingerprint(ts, (x_train, y_train), 100, True,
+                                              jax.make_jaxpr(step)(ts, (x_train[:100], y_train[:100])), {}, None)
+        train.checkpointing.resume(ts, "runs/none", "error", run)   # None: no checkpoint there
     """
     path = checkpoint.latest(directory)
     if path is None:
