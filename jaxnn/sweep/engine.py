@@ -417,7 +417,7 @@ def _trace_program(program: Program, hp_dtypes: tuple, batches: tuple) -> tuple[
     row = jax.eval_shape(program.init_one, hp, jax.eval_shape(jax.random.key, 0))
     step, (_, metrics) = jax.make_jaxpr(program.step_one, return_shape=True)(row, list(batches[:2]))
     evaluate, out = jax.make_jaxpr(program.eval_one, return_shape=True)(row, list(batches[2:]))
-    return hashlib.sha256((str(step) + str(evaluate)).encode()).hexdigest(), list(metrics), list(out)
+    return train.checkpointing.program_digest(step, evaluate), list(metrics), list(out)
 
 
 def _splits(data: Any) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -70,6 +71,7 @@ def _show(value: np.ndarray) -> str:
     return np.array2string(value, precision=6, separator=", ")
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SAMPLE = 64  # rows of each data array hashed whole, strided over the examples
 
 # What each fingerprint entry covers, for the message naming what differs.
@@ -109,10 +111,21 @@ def fingerprint(ts: TrainState, data: tuple[jax.Array, jax.Array], batch_size: i
     return {"data": _data_digest(data), "key": _digest(np.asarray(_key_data(ts.key)).tobytes()),
             "batch_size": int(batch_size), "drop_last": bool(drop_last),
             "state": _digest(repr((str(jax.tree.structure(ts)), leaves)).encode()),
-            "train_step": _digest(str(train_jaxpr).encode()),
-            "eval": _digest(repr([(name, _data_digest(xy), str(jaxpr)) for name, (xy, jaxpr) in
+            "train_step": program_digest(train_jaxpr),
+            "eval": _digest(repr([(name, _data_digest(xy), program_digest(jaxpr)) for name, (xy, jaxpr) in
                                   sorted(evals.items())]).encode()),
             "early_stopping": None if early_stopping is None else list(early_stopping)}
+
+
+def program_digest(*jaxprs: Any) -> str:
+    """A digest of traced programs' text, the same in every process: object addresses a foreign function's
+    repr may print are left out (they differ between processes, and a resume would be refused).
+
+    Example::
+
+        train.checkpointing.program_digest(jax.make_jaxpr(step)(ts, (x_train[:100], y_train[:100])))
+    """
+    return _digest("".join(_ADDRESS.sub("", str(jaxpr)) for jaxpr in jaxprs).encode())
 
 
 def _key_data(key: jax.Array) -> jax.Array:
