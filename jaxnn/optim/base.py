@@ -196,6 +196,10 @@ class StateKind(NamedTuple):
     parts: int = 0
 
 
+# The key under which HParams keeps a state's schedule functions (a leafless node): not a hyperparameter.
+SCHEDULES_KEY = "__schedules__"
+
+
 def state_kind(state: Any) -> StateKind:
     """The :class:`StateKind` of a state, read from its Python structure."""
     fields = getattr(state, "_fields", ())
@@ -203,7 +207,7 @@ def state_kind(state: Any) -> StateKind:
     states = getattr(state, "states", None)
     return StateKind(
         type(state),
-        tuple(sorted(hparams)) if isinstance(hparams, dict) else (),
+        tuple(sorted(n for n in hparams if n != SCHEDULES_KEY)) if isinstance(hparams, dict) else (),
         tuple(field for field in fields if getattr(state, field) is None),
         len(states) if isinstance(states, tuple) else int(hasattr(state, "inner")),
     )

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn.optim.base import broadcast_to_tree, describe_tree
+from jaxnn.optim.base import SCHEDULES_KEY, broadcast_to_tree, describe_tree
 from jaxnn.validation import check_range
 
 PyTree = Any
@@ -179,7 +179,7 @@ class HParams:
         return resolved
 
 
-_SCHEDULES = "__schedules__"
+_SCHEDULES = SCHEDULES_KEY
 
 
 class _ScheduleFns:

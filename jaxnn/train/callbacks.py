@@ -14,7 +14,7 @@ Example::
             print(epoch, record["loss"])
 
     # ts, step, x_train, y_train: as in jaxnn.train
-    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callback=PrintLoss().on_epoch_end)
+    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[PrintLoss()])
 """
 
 from __future__ import annotations
