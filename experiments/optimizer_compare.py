@@ -29,9 +29,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._curves import loss_curves
 from experiments._models import mlp
 from experiments._plots import smooth
-from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 OPTIMIZERS: dict[str, Callable[[], optim.Optimizer]] = {
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     classes = int(dataset.train.y.max()) + 1
     model = mlp(DEPTH, classes, nn.init.he_normal())
     setups = {name: (model, make()) for name, make in OPTIMIZERS.items()}
-    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                         jax.random.key(args.seed))
+    curves = loss_curves(setups, dataset.train, iterations, batch_size, jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, He init",

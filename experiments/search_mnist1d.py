@@ -33,7 +33,6 @@ import numpy as np
 from experiments._cli import parse_args, write_json
 from experiments._ensemble import ensemble_accuracy, member_probabilities
 from experiments._models import regularised_mlp
-from experiments._stacked import stack, train_stacked
 from jaxnn import data, optim, sweep, train
 
 PAPER_MLP_ACCURACY = 0.68
@@ -64,9 +63,10 @@ def retrain(best: dict[str, Any], dataset: data.Dataset, classes: int, members: 
     """``members`` runs of the setting ``best`` from different seeds, trained together on the whole training set;
     their test-set probabilities, ``(members, examples, classes)``."""
     model, opt = setting(best, classes)
-    states = stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
-                    for s in range(seed, seed + members)])
-    states, _ = train_stacked(lambda _: (model, opt, 0.0), states, dataset.train, epochs, BATCH_SIZE, key=seed)
+    states = train.stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
+                          for s in range(seed, seed + members)])
+    states, _ = train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs, BATCH_SIZE,
+                                order_key=jax.random.key(seed), progress=False)
     return member_probabilities(model, states, dataset.test.x)
 
 

@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._curves import loss_curves
 from experiments._models import mlp
 from experiments._plots import smooth
-from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 INITS: dict[str, nn.init.Initializer] = {
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dataset = load(args)
     classes = int(dataset.train.y.max()) + 1
     setups = {name: (mlp(DEPTH, classes, w_init), optim.sgd(LR)) for name, w_init in INITS.items()}
-    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                         jax.random.key(args.seed))
+    curves = loss_curves(setups, dataset.train, iterations, batch_size, jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU", "optimizer": f"sgd(lr={LR})",

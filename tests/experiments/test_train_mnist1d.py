@@ -8,7 +8,7 @@ from experiments import train_mnist1d
 
 
 def test_quick_run_learns_and_writes_its_summary(tmp_path):
-    train_mnist1d.main(["--quick", "--out", str(tmp_path)])
+    train_mnist1d.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "train_mnist1d.json").read_text())
     assert (tmp_path / "train_mnist1d.png").stat().st_size > 10_000
     assert (summary["train_examples"], summary["test_examples"]) == (4000, 1000)
