@@ -10,7 +10,9 @@ the dropout rate (uniform in [0, 0.5]) and trains them all together with ``jaxnn
 set, again as one vmapped program, and the ensemble (the mean of the members' probabilities) is scored on the
 test set once. Prints the leaderboard and the test accuracy, and writes ``search_mnist1d.png`` (validation
 accuracy against each hyperparameter, and the learning curves of the top five) and ``search_mnist1d.json``
-(``test_accuracy``, the members' accuracies, the best setting and the whole ranked table).
+(``test_accuracy``, the members' accuracies, the best setting and the whole ranked table). The persistent
+compilation cache (``jaxnn.compilation_cache()``, on unless ``--no-cache``) lets a second run skip most of its
+compilation.
 
     python experiments/search_mnist1d.py --out results
     python experiments/search_mnist1d.py --quick --out results   # a few configs, two epochs: a smoke test
