@@ -16,8 +16,8 @@ def loss_curves(setups: Mapping[str, tuple[nn.Layer, optim.Optimizer]], data: tr
                 batch_size: int, key: jax.Array) -> dict[str, np.ndarray]:
     """Trains each ``(model, optimizer)`` for ``iterations`` steps; the loss of every step.
 
-    Every setup starts from ``train.create(model, opt, key, ...)`` (the same weights when the models draw them
-    alike) and sees the same minibatches, drawn at random each step as the textbook's ``np.random.choice``
+    Every setup starts from ``train.create(model, opt, key, input_shape)`` (the same weights when the models
+    draw them alike) and sees the same minibatches, drawn at random each step as the textbook's ``np.random.choice``
     does, so the curves differ only by the setup. One setup is one ``train.scan_epoch`` of
     ``train.make_train_step`` over all the steps, which keeps each step's loss.
 
@@ -31,12 +31,12 @@ def loss_curves(setups: Mapping[str, tuple[nn.Layer, optim.Optimizer]], data: tr
     Returns:
         ``name -> (iterations,)`` losses, in the order of ``setups``.
     """
-    init_key, batch_key = jax.random.split(key)
     x, y = jnp.asarray(data[0]), jnp.asarray(data[1])
-    batches = jax.random.randint(batch_key, (iterations, batch_size), 0, x.shape[0])
+    # create draws the weights from split(key)[0]; the minibatches come from the other half.
+    batches = jax.random.randint(jax.random.split(key)[1], (iterations, batch_size), 0, x.shape[0])
     curves = {}
     for name, (model, opt) in setups.items():
-        ts = train.create(model, opt, init_key, x.shape[1:])
+        ts = train.create(model, opt, key, x.shape[1:])
         _, metrics = train.scan_epoch(train.make_train_step(model, opt))(ts, x, y, batches)
         curves[name] = np.asarray(metrics["loss"])
     return curves

@@ -15,8 +15,8 @@ def test_loss_curves_match_numpy_sgd_on_softmax_regression():
                          batch, key)
     assert list(curves) == ["sgd", "sgd/10"]
     # The same weights and minibatches the helper draws; the training arithmetic is re-derived in NumPy.
-    init_key, batch_key = jax.random.split(key)
-    params = train.create(model, optim.sgd(lr), init_key, (3,)).params
+    params = train.create(model, optim.sgd(lr), key, (3,)).params
+    batch_key = jax.random.split(key)[1]
     for name, rate in (("sgd", lr), ("sgd/10", lr / 10)):
         w, b = np.asarray(params["w"], np.float64), np.asarray(params["b"], np.float64)
         expected = []
