@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def model(momentum: jax.Array | float) -> nn.Layer:
         return mlp(DEPTH, classes, nn.init.he_normal(), batch_norm=True, bn_momentum=momentum)
 
-    # The momentum is a traced per-row value of the training step; evaluation never updates the running
-    # statistics, so one model evaluates every row, and every set is evaluated in batches of EVAL_BATCH.
+    # The momentum is a per-row (traced) value of the training step only: evaluation never updates the running
+    # statistics, so one model evaluates every row. fit_stack takes one eval step and one eval batch size, so
+    # the three evaluations are one step over the test set, in batches of EVAL_BATCH split into test batches.
     evals = {"running": train.make_eval_step(model(0.9)),
              **{f"batch{size}": make_batch_stats_eval(model(0.9), size) for size in TEST_BATCHES}}
 
