@@ -72,6 +72,7 @@ def fit_seeds(width: int, toy: data.Split, steps: int) -> tuple[train.TrainState
     states and training accuracies."""
     model, opt, step = program(width)
     states = train.stack([train.create(model, opt, jax.random.key(seed), (2,)) for seed in range(SEEDS)])
+    # Each epoch is one full-batch step: the order key only permutes the sum over the points.
     states, _ = train.fit_stack(states, step, (toy.x, toy.y), steps, POINTS, order_key=jax.random.key(0),
                                 progress=False)
     return states, np.mean(member_probabilities(model, states, toy.x).argmax(-1) == toy.y, axis=1)
