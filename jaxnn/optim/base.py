@@ -196,8 +196,8 @@ class StateKind(NamedTuple):
     parts: int = 0
 
 
-# The key under which HParams keeps a state's schedule functions (a leafless node): not a hyperparameter.
-SCHEDULES_KEY = "__schedules__"
+SCHEDULES = "__schedules__"
+"""The key of the leafless node of schedule functions in a state's ``hparams`` (not a hyperparameter)."""
 
 
 def state_kind(state: Any) -> StateKind:
@@ -207,7 +207,7 @@ def state_kind(state: Any) -> StateKind:
     states = getattr(state, "states", None)
     return StateKind(
         type(state),
-        tuple(sorted(n for n in hparams if n != SCHEDULES_KEY)) if isinstance(hparams, dict) else (),
+        tuple(sorted(name for name in hparams if name != SCHEDULES)) if isinstance(hparams, dict) else (),
         tuple(field for field in fields if getattr(state, field) is None),
         len(states) if isinstance(states, tuple) else int(hasattr(state, "inner")),
     )

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn.optim.base import SCHEDULES_KEY, broadcast_to_tree, describe_tree
+from jaxnn.optim.base import SCHEDULES as _SCHEDULES
+from jaxnn.optim.base import broadcast_to_tree, describe_tree
 from jaxnn.validation import check_range
 
 PyTree = Any
@@ -177,9 +178,6 @@ class HParams:
             params = {key: stored[f"{name}.{key}"] for key in schedule.params}
             resolved[name] = schedule.fn(params, jnp.asarray(count, jnp.float32))
         return resolved
-
-
-_SCHEDULES = SCHEDULES_KEY
 
 
 class _ScheduleFns:
