@@ -109,7 +109,8 @@ class Progress(Callback):
 
     Example::
 
-        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[train.Progress("mlp", interval=5.0)])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.Progress("mlp", interval=5.0)])
     """
 
     def __init__(self, desc: str = "", interval: float = 1.0, stream: TextIO | None = None):

@@ -160,7 +160,8 @@ def run_epoch(rows: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch
     Example::
 
         rows = train.as_rows(train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 4), (40,)))
-        rows, means = train.run_epoch(rows, train.epoch.constant_step(step), (x_train, y_train), 100, epoch=0, stacked=True)
+        rows, means = train.run_epoch(rows, train.epoch.constant_step(step), (x_train, y_train), 100, epoch=0,
+                                      stacked=True)
     """
     placement = placement or Local()
     x, y = data

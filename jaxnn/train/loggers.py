@@ -119,7 +119,8 @@ class JsonLinesLogger(_FileLogger):
 
     Example::
 
-        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[train.JsonLinesLogger("log.jsonl")])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.JsonLinesLogger("log.jsonl")])
         import json
 
         rows = [json.loads(line) for line in open("log.jsonl")]
@@ -228,7 +229,8 @@ class TensorBoardLogger(Callback):
 
     Example::
 
-        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[train.TensorBoardLogger("runs/mlp")])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.TensorBoardLogger("runs/mlp")])
         # then: tensorboard --logdir runs
     """
 

@@ -112,7 +112,8 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     Example::
 
         rows = train.as_rows(train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 4), (40,)))
-        rows, _, history = train.run_rows(rows, train.epoch.constant_step(step), (x_train, y_train), epochs=3, batch_size=100)
+        rows, _, history = train.run_rows(rows, train.epoch.constant_step(step), (x_train, y_train), epochs=3,
+                                          batch_size=100)
     """
     placement = placement or Local()
     callbacks = callbacks or []
