@@ -5,7 +5,9 @@
     python -m experiments all --quick --out DIR    # every experiment in turn (what CI runs)
 
 Experiments are found by reading the modules' source (a top-level ``def main`` and the docstring's first
-line), so listing imports nothing; underscore modules (``_cli.py``, ``_stacked.py``, ...) are helpers.
+line), so listing imports nothing; underscore modules (``_cli.py``, ``_curves.py``, ...) are helpers. Every
+experiment turns on JAX's persistent compilation cache (``jaxnn.compilation_cache()``) as it starts, so a second
+run loads its programs instead of compiling them; ``--no-cache`` (passed on to each experiment) leaves it off.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+import jaxnn
 from jaxnn import data
 
 matplotlib.use("Agg")  # experiments write files; they never open windows
@@ -26,7 +27,9 @@ DATA_OPTIONS: dict[str, dict[str, Any]] = {
 
 def parse_args(description: str, argv: list[str] | None, epochs: tuple[int, int] | None = None,
                **extra: Any) -> argparse.Namespace:
-    """The common command line: ``--out DIR`` (default ``results/``) and ``--quick`` (the CI-sized run).
+    """The common command line: ``--out DIR`` (default ``results/``), ``--quick`` (the CI-sized run) and
+    ``--no-cache``; turns on JAX's persistent compilation cache (:func:`jaxnn.compilation_cache`) unless
+    ``--no-cache`` is given, so that a second run of a script loads its programs instead of compiling them.
 
     ``epochs=(full, quick)`` adds ``--epochs N``, whose default is ``full``, or ``quick`` with ``--quick``.
     ``extra`` maps further option names to ``argparse.add_argument`` keyword dicts.
@@ -34,6 +37,8 @@ def parse_args(description: str, argv: list[str] | None, epochs: tuple[int, int]
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=Path("results"), help="where figures and JSON go (results/)")
     parser.add_argument("--quick", action="store_true", help="a small, fast run (what CI runs)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the persistent compilation cache (~/.cache/jaxnn/xla); the tests pass it")
     if epochs is not None:
         parser.add_argument("--epochs", type=int, default=None,
                             help=f"epochs (default {epochs[0]}, {epochs[1]} with --quick)")
@@ -43,7 +48,14 @@ def parse_args(description: str, argv: list[str] | None, epochs: tuple[int, int]
     if epochs is not None and args.epochs is None:
         args.epochs = epochs[1] if args.quick else epochs[0]
     args.out.mkdir(parents=True, exist_ok=True)
+    if not args.no_cache:
+        jaxnn.compilation_cache()
     return args
+
+
+def history_lists(history: dict[str, Any]) -> dict[str, list]:
+    """The per-epoch records ``(rows, epochs)`` of a ``train.fit_stack`` history as lists, for the JSON."""
+    return {name: np.asarray(values).tolist() for name, values in history.items() if np.ndim(values) == 2}
 
 
 def write_json(path: Path, data: Any) -> None:

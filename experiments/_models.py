@@ -44,13 +44,29 @@ def mlp(depth: int, classes: int, w_init: nn.init.Initializer, *, batch_norm: bo
     return nn.Sequential([*layers, nn.Dense(classes, w_init=w_init)])
 
 
-def make_batch_stats_eval(model: nn.Layer) -> train.EvalStep:
-    """Like ``train.make_eval_step`` but BN normalises with the statistics of the batch being evaluated, as in
-    training (the model must have no dropout: no key is passed)."""
+def make_batch_stats_eval(model: nn.Layer, group: int | None = None) -> train.EvalStep:
+    """Like ``train.make_eval_step`` but BN normalises with the statistics of the examples being evaluated, as in
+    training: of each consecutive ``group`` examples of the batch, or of the whole batch when ``group`` is None
+    (the model must have no dropout: no key is passed).
+
+    Groups let several batch-statistics evaluations share one evaluation batch size (``fit_stack`` has one for
+    all its sets).
+
+    Raises:
+        ValueError: at trace time, if the evaluation batch is not a multiple of ``group``.
+    """
 
     def eval_step(ts: train.TrainState, batch: train.Batch) -> dict[str, jax.Array]:
         x, y = batch
-        outputs, _ = model.apply(ts.params, ts.model_state, x, train=True)
+        size = x.shape[0] if group is None else group
+        if x.shape[0] % size:
+            raise ValueError(f"make_batch_stats_eval: group={group} does not divide the evaluation batch of "
+                             f"{x.shape[0]}; pass an eval_batch_size that is a multiple of it.")
+
+        def apply(x: jax.Array) -> jax.Array:
+            return model.apply(ts.params, ts.model_state, x, train=True)[0]
+
+        outputs = jax.vmap(apply)(x.reshape(-1, size, *x.shape[1:])).reshape(x.shape[0], -1)
         return {"loss": losses.softmax_cross_entropy(outputs, y), "accuracy": losses.accuracy(outputs, y)}
 
     return eval_step

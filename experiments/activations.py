@@ -28,7 +28,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
-from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import nn, optim, train
 
 HIDDEN = 100
@@ -53,7 +52,7 @@ def build_model(activation: str, classes: int) -> nn.Layer:
 def plot(runs: dict[str, dict], out: Path) -> None:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
     for i, (name, run) in enumerate(runs.items()):
-        for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
+        for ax, key in ((ax_loss, "loss"), (ax_acc, "test_accuracy")):
             values = np.asarray(run[key])
             epochs = np.arange(1, values.shape[1] + 1)
             ax.plot(epochs, values.mean(axis=0), color=f"C{i}", label=name)
@@ -80,12 +79,14 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {}
     for name in ACTIVATIONS:
         model = build_model(name, classes)
-        states = stack([train.create(model, opt, jax.random.key(seed), dataset.train.x.shape[1:])
-                        for seed in range(args.seed, args.seed + SEEDS)])
-        _, history = train_stacked(lambda _, model=model: (model, opt, 0.0), states, dataset.train, epochs,
-                                   batch_size=100, key=args.seed, evals={"test": Eval(dataset.test)})
-        runs[name] = {"train_loss": history["loss"].tolist(), "test_accuracy": history["test_accuracy"].tolist()}
-    final = {name: {"train_loss": float(np.mean(np.asarray(run["train_loss"])[:, -1])),
+        states = train.stack([train.create(model, opt, jax.random.key(seed), dataset.train.x.shape[1:])
+                              for seed in range(args.seed, args.seed + SEEDS)])
+        _, history = train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs, batch_size=100,
+                                     eval_sets={"test": dataset.test}, eval_step=train.make_eval_step(model),
+                                     eval_batch_size=len(dataset.test.x), order_key=jax.random.key(args.seed),
+                                     progress=False)
+        runs[name] = {"loss": history["loss"].tolist(), "test_accuracy": history["test_accuracy"].tolist()}
+    final = {name: {"loss": float(np.mean(np.asarray(run["loss"])[:, -1])),
                     "test_accuracy": float(np.mean(np.asarray(run["test_accuracy"])[:, -1]))}
              for name, run in runs.items()}
     summary = {
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     plot(runs, args.out / "activations.png")
     write_json(args.out / "activations.json", summary)
     for name, row in final.items():
-        print(f"{name:<18} train loss {row['train_loss']:.4f}  test accuracy {row['test_accuracy']:.3f}")
+        print(f"{name:<18} train loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.3f}")
     print(f"wrote {args.out / 'activations.png'} and {args.out / 'activations.json'}")
     return summary
 

@@ -30,7 +30,6 @@ import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
 from experiments._models import mnist1d_mlp
-from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import optim, train
 
 BATCH_SIZE = 100
@@ -38,6 +37,7 @@ OPTIMIZERS = {  # name -> (constructor, learning rates vmapped together, accumul
     "AdaGrad": (optim.adagrad, [0.003, 0.01, 0.03, 0.1], "sum_sq"),
     "RMSprop": (lambda lr: optim.rmsprop(lr, decay=0.9), [1e-4, 3e-4, 1e-3], "nu"),
 }
+RECORDED = ("loss", "test_accuracy", "effective_step")  # per epoch and run, in the JSON
 
 
 def effective_step(opt_state: Any, accumulator: str) -> jax.Array:
@@ -54,8 +54,8 @@ def plot(runs: dict[str, dict], out: Path) -> None:
         labels = [label for label, run in runs.items() if run["optimizer"] == name]
         for j, label in enumerate(labels):
             run, color = runs[label], shades[name](0.4 + 0.6 * j / max(len(labels) - 1, 1))
-            epochs = np.arange(1, len(run["train_loss"]) + 1)
-            axes[0].plot(epochs, run["train_loss"], color=color, label=label)
+            epochs = np.arange(1, len(run["loss"]) + 1)
+            axes[0].plot(epochs, run["loss"], color=color, label=label)
             axes[1].plot(epochs, run["test_accuracy"], color=color, label=label)
             axes[2].plot(epochs, run["effective_step"], color=color, label=label)
     axes[0].set(xscale="log", yscale="log", xlabel="epoch", ylabel="cross-entropy", title="training loss")
@@ -83,28 +83,32 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {}
     for name, (make, lrs, accumulator) in OPTIMIZERS.items():
         optimizers = [make(lr) for lr in lrs]
-        states = stack([train.create(model, opt, key, shape) for opt in optimizers])
+        states = train.create_stacked(model, optimizers, key, shape)
 
-        def record(states: train.TrainState, accumulator: str = accumulator) -> dict[str, jax.Array]:
-            return {"effective_step": jax.vmap(lambda s: effective_step(s, accumulator))(states.opt_state)}
+        def record(ts: train.TrainState, accumulator: str = accumulator) -> jax.Array:
+            return effective_step(ts.opt_state, accumulator)
 
-        _, history = train_stacked(lambda _, opt=optimizers[0]: (model, opt, 0.0), states, dataset.train, epochs,
-                                   BATCH_SIZE, key=args.seed, evals={"test": Eval(dataset.test)}, record=record)
+        # The rows' learning rates live in their states: one step (of the first optimizer) serves them all.
+        _, history = train.fit_stack(states, train.make_train_step(model, optimizers[0]), dataset.train, epochs,
+                                     BATCH_SIZE, eval_sets={"test": dataset.test},
+                                     eval_step=train.make_eval_step(model), eval_batch_size=len(dataset.test.x),
+                                     order_key=key, recorders={"effective_step": record},
+                                     progress=False)
         for row, lr in enumerate(lrs):
-            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr, "train_loss": history["loss"][row].tolist(),
-                                         **{k: history[k][row].tolist() for k in ("test_accuracy", "effective_step")}}
+            runs[f"{name} lr={lr:g}"] = {"optimizer": name, "lr": lr,
+                                         **{k: history[k][row].tolist() for k in RECORDED}}
     summary = {
         **describe(args, dataset),
         "model": "MLP in-100-100-classes, ReLU, He init; batch 100",
         "epochs": epochs,
         "runs": runs,
-        "final": {label: {k: run[k][-1] for k in ("train_loss", "test_accuracy", "effective_step")}
+        "final": {label: {k: run[k][-1] for k in RECORDED}
                   | {"effective_step_first_epoch": run["effective_step"][0]} for label, run in runs.items()},
     }
     plot(runs, args.out / "adaptive_lr.png")
     write_json(args.out / "adaptive_lr.json", summary)
     for label, row in summary["final"].items():
-        print(f"{label:<18} train loss {row['train_loss']:.4f}  test acc {row['test_accuracy']:.3f}  effective step "
+        print(f"{label:<18} train loss {row['loss']:.4f}  test acc {row['test_accuracy']:.3f}  effective step "
               f"{row['effective_step_first_epoch']:.2e} -> {row['effective_step']:.2e}")
     print(f"wrote {args.out / 'adaptive_lr.png'} and {args.out / 'adaptive_lr.json'}")
     return summary

@@ -12,8 +12,8 @@ from then on. The textbook's claim: without BN learning fails for large scales (
 for small ones (the signal vanishes); with BN the net learns fast over the whole range (what it measured, and
 where it differs: ``docs/gallery.md``). BatchNorm uses the textbook's eps 1e-6 (see ``_models.mlp``).
 
-The 16 scales are one vmapped program per setting (``_stacked.train_stacked``; the scale is a traced
-``nn.init.normal`` std), and every run sees the same minibatches. On MNIST-1D the inputs are 40
+The 16 scales are one vmapped program per setting (``train.fit_stack`` of 16 rows whose weights were drawn
+with ``nn.init.normal`` of each std), and every run sees the same minibatches. On MNIST-1D the inputs are 40
 wide, not 784, and the task is harder, so the accuracies are lower than the textbook's.
 
 Writes ``batch_norm.png`` (the 4 × 4 grid of training-accuracy curves) and ``batch_norm.json``.
@@ -38,8 +38,7 @@ import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
 from experiments._models import make_batch_stats_eval, mlp
-from experiments._stacked import Eval, init_stacked, train_stacked
-from jaxnn import nn, optim
+from jaxnn import nn, optim, train
 
 SCALES = np.logspace(0, -4, 16)
 DEPTH = 5
@@ -75,16 +74,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     classes = int(dataset.train.y.max()) + 1
     start = time.perf_counter()
     accuracy, diverged = {}, {}
+    opt, key = optim.sgd(LR), jax.random.key(args.seed)
     for name, bn in [("without BN", False), ("with BN", True)]:
-        def make(scale: jax.Array, bn: bool = bn) -> tuple[nn.Layer, optim.Optimizer, float]:
-            return mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), optim.sgd(LR), 0.0
-
-        key = jax.random.key(args.seed)
-        states = init_stacked(make, SCALES, key, dataset.train.x.shape[1:])
-        evals = {"train": Eval(dataset.train, BATCH_SIZE, make_batch_stats_eval)}
-        _, history = train_stacked(make, states, dataset.train, epochs, BATCH_SIZE, key=key, values=SCALES,
-                                   evals=evals)
-        diverged[name] = ~np.isfinite(history["train_loss"][:, -1])
+        # The scale only draws the weights: every row starts from the same normals, scaled, and one model
+        # (whose init is never called again) trains and evaluates them all.
+        states = train.stack([train.create(mlp(DEPTH, classes, nn.init.normal(scale), batch_norm=bn), opt, key,
+                                           dataset.train.x.shape[1:]) for scale in SCALES])
+        model = mlp(DEPTH, classes, nn.init.normal(1.0), batch_norm=bn)
+        _, history = train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs, BATCH_SIZE,
+                                     eval_sets={"train": dataset.train}, eval_step=make_batch_stats_eval(model),
+                                     eval_batch_size=BATCH_SIZE, order_key=key, progress=False)
+        diverged[name] = history["diverged_at"] >= 0
         # A diverged run (activations overflowed) counts as accuracy 0 from the epoch its loss stopped being finite.
         accuracy[name] = np.where(np.isfinite(history["train_loss"]), history["train_accuracy"], 0.0)
     summary = {

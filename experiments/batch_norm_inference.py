@@ -34,14 +34,14 @@ import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
 from experiments._models import make_batch_stats_eval, mlp
-from experiments._stacked import Eval, init_stacked, train_stacked
-from jaxnn import nn, optim
+from jaxnn import nn, optim, train
 
 MOMENTA = [0.0, 0.5, 0.9, 0.99, 0.999]
 TEST_BATCHES = [100, 10]  # test batch sizes for the batch-statistics evaluation
 DEPTH = 5
 LR = 0.01
 BATCH_SIZE = 100
+EVAL_BATCH = 1000  # a multiple of every test batch: each batch-statistics group is a test batch
 
 
 def plot(history: dict[str, np.ndarray], title: str, path: Path) -> None:
@@ -77,14 +77,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dataset = load(args, train_size)
     classes = int(dataset.train.y.max()) + 1
 
-    def make(momentum: jax.Array) -> tuple[nn.Layer, optim.Optimizer, float]:
-        return mlp(DEPTH, classes, nn.init.he_normal(), batch_norm=True, bn_momentum=momentum), optim.sgd(LR), 0.0
+    opt, key = optim.sgd(LR), jax.random.key(args.seed)
 
-    evals = {"running": Eval(dataset.test, 1000),
-             **{f"batch{size}": Eval(dataset.test, size, make_batch_stats_eval) for size in TEST_BATCHES}}
-    key = jax.random.key(args.seed)
-    states = init_stacked(make, MOMENTA, key, dataset.train.x.shape[1:])
-    _, history = train_stacked(make, states, dataset.train, epochs, BATCH_SIZE, key=key, values=MOMENTA, evals=evals)
+    def model(momentum: jax.Array | float) -> nn.Layer:
+        return mlp(DEPTH, classes, nn.init.he_normal(), batch_norm=True, bn_momentum=momentum)
+
+    # The momentum is a per-row (traced) value of the training step only: evaluation never updates the running
+    # statistics, so one model evaluates every row. fit_stack takes one eval step and one eval batch size, so
+    # the three evaluations are one step over the test set, in batches of EVAL_BATCH split into test batches.
+    evals = {"running": train.make_eval_step(model(0.9)),
+             **{f"batch{size}": make_batch_stats_eval(model(0.9), size) for size in TEST_BATCHES}}
+
+    def eval_step(ts: train.TrainState, batch: train.Batch) -> dict[str, jax.Array]:
+        return {f"{name}_{k}": v for name, step in evals.items() for k, v in step(ts, batch).items()}
+
+    states = train.create_stacked(model(0.9), [opt] * len(MOMENTA), key, dataset.train.x.shape[1:])
+    _, history = train.fit_stack(states, lambda hp: train.make_train_step(model(hp["momentum"]), opt),
+                                 dataset.train, epochs, BATCH_SIZE, hp={"momentum": MOMENTA},
+                                 eval_sets={"test": dataset.test}, eval_step=lambda hp: eval_step,
+                                 eval_batch_size=EVAL_BATCH, order_key=key, progress=False)
+    history = {name.removeprefix("test_"): values for name, values in history.items() if np.ndim(values) == 2}
     accuracies = {name: values for name, values in history.items() if name.endswith("accuracy")}
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x (100 Dense, BatchNorm(m), ReLU), He init",

@@ -27,11 +27,11 @@ if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn`
 
 import jax
 
-from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, history_lists, load, parse_args, write_json
 from experiments._models import mlp
+from experiments._overfitting import BATCH_SIZE, overfitting
 from experiments._plots import plot_train_test
-from experiments._stacked import overfitting
-from jaxnn import nn, optim
+from jaxnn import nn, optim, train
 
 RATES = [0.0, 0.2]
 DEPTH = 6
@@ -46,17 +46,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dataset = load(args, TRAIN_SIZE)
     classes = int(dataset.train.y.max()) + 1
 
-    def make(rate: jax.Array) -> tuple[nn.Layer, optim.Optimizer, float]:
-        return mlp(DEPTH, classes, nn.init.he_normal(), dropout=rate), optim.sgd(LR), 0.0
+    opt = optim.sgd(LR)
 
-    history = overfitting(make, RATES, dataset, epochs, jax.random.key(args.seed))
+    def step_for(hp: dict[str, jax.Array]) -> train.TrainStep:
+        return train.make_train_step(mlp(DEPTH, classes, nn.init.he_normal(), dropout=hp["rate"]), opt)
+
+    # Dropout has no params and evaluation mode skips it, so the rate-0 model creates and evaluates every row.
+    model = mlp(DEPTH, classes, nn.init.he_normal(), dropout=0.0)
+    history = overfitting(model, opt, step_for, {"rate": RATES}, dataset, epochs, jax.random.key(args.seed))
     labels = [f"dropout {rate:g}" for rate in RATES]
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU + Dropout, He init",
-                   "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": 100, "rates": RATES},
+                   "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": BATCH_SIZE, "rates": RATES},
         "final": {label: {"train_accuracy": float(history["train_accuracy"][i, -1]),
                           "test_accuracy": float(history["test_accuracy"][i, -1])} for i, label in enumerate(labels)},
-        "history": {name: values.tolist() for name, values in history.items()},
+        "history": history_lists(history),
     }
     plot_train_test(history, labels, f"Dropout on {TRAIN_SIZE} {args.dataset} training examples",
                     args.out / "dropout.png")

@@ -2,7 +2,7 @@
 
 k copies of the MNIST-1D baseline MLP (40-100-100-10, ReLU, He init, Adam lr 1e-3, batch 100)
 start from k different initialisation keys and train together: their ``TrainState`` s are stacked on a
-leading axis and one ``jax.vmap`` of the train step runs inside each epoch's ``lax.scan``. Every member sees
+leading axis and ``train.fit_stack`` trains them in one compiled epoch. Every member sees
 the same minibatches, so the members differ only by their initialisation. The ensemble predicts the mean
 of the members' softmax probabilities. Writes ``ensembles.png`` (test accuracy per epoch of every member;
 final test accuracy of each member and of the ensemble of the first k members) and ``ensembles.json``.
@@ -23,10 +23,9 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, history_lists, load, parse_args, write_json
 from experiments._ensemble import ensemble_accuracy, member_probabilities
 from experiments._models import mnist1d_mlp
-from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import optim, train
 
 
@@ -60,9 +59,11 @@ def main(argv: list[str] | None = None) -> dict:
     opt = optim.adam(lr=1e-3)
     shape = dataset.train.x.shape[1:]
     seeds = range(args.seed, args.seed + args.members)
-    states = stack([train.create(model, opt, jax.random.key(seed), shape) for seed in seeds])
-    states, history = train_stacked(lambda _: (model, opt, 0.0), states, dataset.train, epochs, batch_size=100,
-                                    key=args.seed, evals={"test": Eval(dataset.test)})
+    states = train.stack([train.create(model, opt, jax.random.key(seed), shape) for seed in seeds])
+    states, history = train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs,
+                                      batch_size=100, eval_sets={"test": dataset.test},
+                                      eval_step=train.make_eval_step(model), eval_batch_size=len(dataset.test.x),
+                                      order_key=jax.random.key(args.seed), progress=False)
     probs = member_probabilities(model, states, dataset.test.x)
     members = [float(np.mean(p.argmax(-1) == dataset.test.y)) for p in probs]
     by_size = [ensemble_accuracy(probs[:k], dataset.test.y) for k in range(1, args.members + 1)]
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         "mean_member_test_accuracy": float(np.mean(members)),
         "ensemble_test_accuracy": by_size[-1],
         "ensemble_test_accuracy_by_size": by_size,
-        "history": {name: values.tolist() for name, values in history.items()},
+        "history": history_lists(history),
     }
     plot(history, members, by_size, args.out / "ensembles.png")
     write_json(args.out / "ensembles.json", summary)

@@ -94,7 +94,7 @@ def span(spec: sweep.Distribution) -> list[float]:
 
 def histories(result: sweep.SweepResult) -> dict[str, list[list[float]]]:
     """Per config (in config order), the per-epoch train and validation accuracy of its only seed."""
-    return {name: result.history[name][:, 0].tolist() for name in ("train_accuracy", "val_accuracy")}
+    return {name: result.history[name][:, 0].tolist() for name in ("accuracy", "val_accuracy")}
 
 
 def time_sequential(build: Build, configs: sweep.Configs, dataset: data.Dataset, trials: int, **run_kwargs: Any
@@ -152,7 +152,7 @@ def plot_curves(result: sweep.SweepResult, path: Path, top: int = 20) -> None:
         i = row["index"]
         epochs = np.arange(1, result.history[METRIC].shape[2] + 1)
         ax.plot(epochs, result.history["val_accuracy"][i, 0], color="C0", label="validation")
-        ax.plot(epochs, result.history["train_accuracy"][i, 0], color="C1", linestyle="--", label="train")
+        ax.plot(epochs, result.history["accuracy"][i, 0], color="C1", linestyle="--", label="train")
         ax.set_title(f"Best-{row['rank']} (val acc {row[METRIC]:.2f})\n"
                      f"lr {row['lr']:.2e}, wd {row['weight_decay']:.2e}", fontsize=8)
         ax.set_ylim(0, 1)

@@ -24,20 +24,17 @@ Writes ``lr_schedules.png`` (training loss, test accuracy and lr per epoch) and 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import jax
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
 from experiments._models import mnist1d_mlp
-from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import optim, train
 
 LR0 = 0.5
@@ -57,25 +54,12 @@ def schedules(total_steps: int) -> dict[str, dict[str, dict[str, float]]]:
     }
 
 
-def current_lr(schedule: optim.Schedule) -> Callable[[train.TrainState], dict[str, jax.Array]]:
-    """``record`` for ``train_stacked``: each row's learning rate for its next update, from its own state."""
-
-    def record(states: train.TrainState) -> dict[str, jax.Array]:
-        def one(opt_state: optim.SgdState) -> jax.Array:
-            params = {name[3:]: v for name, v in optim.hparams(opt_state).items() if name.startswith("lr.")}
-            return schedule.fn(params, opt_state.count.astype(jnp.float32))
-
-        return {"lr": jax.vmap(one)(states.opt_state)}
-
-    return record
-
-
 def plot(runs: dict[str, dict], out: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     for i, (label, run) in enumerate(runs.items()):
         style = {"color": f"C{i}", "linestyle": "-" if i % 2 else "--"}
-        epochs = np.arange(1, len(run["train_loss"]) + 1)
-        axes[0].plot(epochs, run["train_loss"], label=label, **style)
+        epochs = np.arange(1, len(run["loss"]) + 1)
+        axes[0].plot(epochs, run["loss"], label=label, **style)
         axes[1].plot(epochs, run["test_accuracy"], label=label, **style)
         axes[2].plot(np.arange(len(run["lr"])), run["lr"], label=label, **style)
     axes[0].set(yscale="log", xlabel="epoch", ylabel="cross-entropy", title="training loss")
@@ -105,18 +89,20 @@ def main(argv: list[str] | None = None) -> dict:
     for kind, settings in schedules(epochs * steps_per_epoch).items():
         schedules_of_kind = [getattr(optim, kind)(**params) for params in settings.values()]
         optimizers = [optim.sgd(lr=schedule) for schedule in schedules_of_kind]
-        states = stack([train.create(model, opt, key, shape) for opt in optimizers])
-        record = current_lr(schedules_of_kind[0])  # one function per kind; the rows differ in their leaves
-        states0_lr = record(states)["lr"]
-        _, history = train_stacked(lambda _, opt=optimizers[0]: (model, opt, 0.0), states, dataset.train, epochs,
-                                   BATCH_SIZE, key=args.seed, evals={"test": Eval(dataset.test)}, record=record)
+        states = train.create_stacked(model, optimizers, key, shape)
+        first_lr = optim.current_hparams(states.opt_state)["lr"]
+        # One step per kind (its schedule function); the rows' schedule parameters live in their states.
+        _, history = train.fit_stack(states, train.make_train_step(model, optimizers[0]), dataset.train, epochs,
+                                     BATCH_SIZE, eval_sets={"test": dataset.test},
+                                     eval_step=train.make_eval_step(model), eval_batch_size=len(dataset.test.x),
+                                     order_key=key, recorders={"hparams": train.record_hparams}, progress=False)
         for row, (label, params) in enumerate(settings.items()):
             runs[label] = {
                 "kind": kind, "params": params,
-                "train_loss": history["loss"][row].tolist(),
+                "loss": history["loss"][row].tolist(),
                 "test_accuracy": history["test_accuracy"][row].tolist(),
                 # lr[e]: the rate of the first update of epoch e + 1, at step e · steps_per_epoch
-                "lr": [float(states0_lr[row]), *history["lr"][row, :-1].tolist()],
+                "lr": [float(first_lr[row]), *history["hparams_lr"][row, :-1].tolist()],
             }
     summary = {
         **describe(args, dataset),
@@ -124,13 +110,13 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
         "runs": runs,
-        "final": {label: {"train_loss": run["train_loss"][-1], "test_accuracy": run["test_accuracy"][-1]}
+        "final": {label: {"loss": run["loss"][-1], "test_accuracy": run["test_accuracy"][-1]}
                   for label, run in runs.items()},
     }
     plot(runs, args.out / "lr_schedules.png")
     write_json(args.out / "lr_schedules.json", summary)
     for label, row in summary["final"].items():
-        print(f"{label:<22} final train loss {row['train_loss']:.4f}  test accuracy {row['test_accuracy']:.3f}")
+        print(f"{label:<22} final train loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.3f}")
     print(f"wrote {args.out / 'lr_schedules.png'} and {args.out / 'lr_schedules.json'}")
     return summary
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn` importable from the repo root
@@ -28,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import parse_args, write_json
-from experiments._stacked import stack
+from experiments._ensemble import member_probabilities
 from jaxnn import data, nn, optim, train
 
 WIDTHS = (1, 2, 3, 5)
@@ -62,20 +61,21 @@ def build_model(width: int) -> nn.Layer:
 
 
 @functools.cache
-def program(width: int) -> tuple[nn.Layer, optim.Optimizer, Callable]:
-    """The model, optimizer and vmapped train step of one width, made once so both toys share its compilation."""
+def program(width: int) -> tuple[nn.Layer, optim.Optimizer, train.TrainStep]:
+    """The model, optimizer and train step of one width, made once so both toys share its compilation."""
     model, opt = build_model(width), optim.adam(lr=0.05)
-    return model, opt, jax.vmap(train.make_train_step(model, opt), in_axes=(0, None))
+    return model, opt, train.make_train_step(model, opt)
 
 
 def fit_seeds(width: int, toy: data.Split, steps: int) -> tuple[train.TrainState, np.ndarray]:
-    """SEEDS runs of full-batch Adam as one vmapped ``lax.scan``; returns their states and training accuracies."""
+    """SEEDS runs of full-batch Adam trained together (``train.fit_stack``, one epoch per step); returns their
+    states and training accuracies."""
     model, opt, step = program(width)
-    states = stack([train.create(model, opt, jax.random.key(seed), (2,)) for seed in range(SEEDS)])
-    every_step_all_points = jnp.tile(jnp.arange(POINTS), (steps, 1))
-    states, _ = train.scan_epoch(step)(states, jnp.asarray(toy.x), jnp.asarray(toy.y), every_step_all_points)
-    logits = jax.vmap(lambda ts: model.apply(ts.params, ts.model_state, jnp.asarray(toy.x))[0])(states)
-    return states, np.mean(np.asarray(logits).argmax(-1) == toy.y, axis=1)
+    states = train.stack([train.create(model, opt, jax.random.key(seed), (2,)) for seed in range(SEEDS)])
+    # Each epoch is one full-batch step: the order key only permutes the sum over the points.
+    states, _ = train.fit_stack(states, step, (toy.x, toy.y), steps, POINTS, order_key=jax.random.key(0),
+                                progress=False)
+    return states, np.mean(member_probabilities(model, states, toy.x).argmax(-1) == toy.y, axis=1)
 
 
 def plot(results: dict, states: dict, out: Path) -> None:

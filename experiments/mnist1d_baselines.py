@@ -34,7 +34,6 @@ import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
 from experiments._models import mnist1d_mlp, regularised_mlp
-from experiments._stacked import Eval, stack, train_stacked
 from jaxnn import data, nn, optim, sweep, train
 
 PAPER = {"logistic regression": 0.32, "MLP": 0.68, "CNN": 0.94}
@@ -68,10 +67,11 @@ def tune(dataset: data.Dataset, classes: int, configs: int, epochs: int, seed: i
 def train_seeds(model: nn.Layer, opt: optim.Optimizer, dataset: data.Dataset, epochs: int, seed: int
                 ) -> dict[str, np.ndarray]:
     """SEEDS runs from keys ``seed, seed + 1, ...`` as one vmapped program; their per-epoch history."""
-    states = stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
-                    for s in range(seed, seed + SEEDS)])
-    return train_stacked(lambda _: (model, opt, 0.0), states, dataset.train, epochs, BATCH_SIZE, key=seed,
-                         evals={"test": Eval(dataset.test)})[1]
+    states = train.stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
+                          for s in range(seed, seed + SEEDS)])
+    return train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs, BATCH_SIZE,
+                           eval_sets={"test": dataset.test}, eval_step=train.make_eval_step(model),
+                           eval_batch_size=len(dataset.test.x), order_key=jax.random.key(seed), progress=False)[1]
 
 
 def plot(histories: dict[str, np.ndarray], table: dict[str, dict], paper: bool, out: Path) -> None:

@@ -1,12 +1,12 @@
 """Eight optimizers training the same 5-layer ReLU MLP: smoothed loss curves (Deep Learning from Scratch, ch. 6).
 
-The network is the textbook's ``MultiLayerNet``: 4 hidden ReLU layers of 100 units with He initialisation,
-batch 128, 2,000 iterations of random minibatches, every optimizer at its jaxnn default (SGD lr 0.01;
-Momentum and Nesterov lr 0.01, momentum 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95;
-Adam and AMSGrad lr 1e-3). All eight start from the same weights, see the same minibatches and run in one
-compiled program. The textbook's claim: plain SGD is the slowest by far, momentum and the adaptive methods
-lower the loss much faster, AdaGrad fastest at first (what it measured: ``docs/gallery.md``). On MNIST-1D the
-inputs are 40 wide, not 784.
+The network is the textbook's ``MultiLayerNet``: 4 hidden ReLU layers of 100 units with He initialisation, batch
+128, 2,000 iterations of random minibatches, every optimizer at its jaxnn default (SGD lr 0.01; Momentum and
+Nesterov lr 0.01, momentum 0.9; AdaGrad lr 0.01; RMSprop lr 0.01, decay 0.9; AdaDelta lr 1, rho 0.95; Adam and
+AMSGrad lr 1e-3). All eight start from the same weights and see the same minibatches; each trains as one compiled
+``lax.scan`` of all its steps (``train.scan_epoch``, every step's loss kept). The textbook's claim: plain SGD is
+the slowest by far, momentum and the adaptive methods lower the loss much faster, AdaGrad fastest at first (what it
+measured: ``docs/gallery.md``). On MNIST-1D the inputs are 40 wide, not 784.
 
 Writes ``optimizer_compare.png`` (loss curves smoothed over 50 iterations, log scale) and ``optimizer_compare.json``.
 
@@ -29,9 +29,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._curves import loss_curves
 from experiments._models import mlp
 from experiments._plots import smooth
-from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 OPTIMIZERS: dict[str, Callable[[], optim.Optimizer]] = {
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     classes = int(dataset.train.y.max()) + 1
     model = mlp(DEPTH, classes, nn.init.he_normal())
     setups = {name: (model, make()) for name, make in OPTIMIZERS.items()}
-    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                         jax.random.key(args.seed))
+    curves = loss_curves(setups, dataset.train, iterations, batch_size, jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, He init",

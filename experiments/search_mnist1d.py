@@ -10,7 +10,9 @@ the dropout rate (uniform in [0, 0.5]) and trains them all together with ``jaxnn
 set, again as one vmapped program, and the ensemble (the mean of the members' probabilities) is scored on the
 test set once. Prints the leaderboard and the test accuracy, and writes ``search_mnist1d.png`` (validation
 accuracy against each hyperparameter, and the learning curves of the top five) and ``search_mnist1d.json``
-(``test_accuracy``, the members' accuracies, the best setting and the whole ranked table).
+(``test_accuracy``, the members' accuracies, the best setting and the whole ranked table). The persistent
+compilation cache (``jaxnn.compilation_cache()``, on unless ``--no-cache``) lets a second run skip most of its
+compilation.
 
     python experiments/search_mnist1d.py --out results
     python experiments/search_mnist1d.py --quick --out results   # a few configs, two epochs: a smoke test
@@ -33,7 +35,6 @@ import numpy as np
 from experiments._cli import parse_args, write_json
 from experiments._ensemble import ensemble_accuracy, member_probabilities
 from experiments._models import regularised_mlp
-from experiments._stacked import stack, train_stacked
 from jaxnn import data, optim, sweep, train
 
 PAPER_MLP_ACCURACY = 0.68
@@ -64,9 +65,10 @@ def retrain(best: dict[str, Any], dataset: data.Dataset, classes: int, members: 
     """``members`` runs of the setting ``best`` from different seeds, trained together on the whole training set;
     their test-set probabilities, ``(members, examples, classes)``."""
     model, opt = setting(best, classes)
-    states = stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
-                    for s in range(seed, seed + members)])
-    states, _ = train_stacked(lambda _: (model, opt, 0.0), states, dataset.train, epochs, BATCH_SIZE, key=seed)
+    states = train.stack([train.create(model, opt, jax.random.key(s), dataset.train.x.shape[1:])
+                          for s in range(seed, seed + members)])
+    states, _ = train.fit_stack(states, train.make_train_step(model, opt), dataset.train, epochs, BATCH_SIZE,
+                                order_key=jax.random.key(seed), progress=False)
     return member_probabilities(model, states, dataset.test.x)
 
 

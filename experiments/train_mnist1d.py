@@ -31,11 +31,11 @@ PAPER_MLP_ACCURACY = 0.68
 
 def plot(history: dict, out: Path) -> None:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_loss.plot(history["epoch"], history["train_loss"], label="train")
-    ax_loss.plot(history["epoch"], history["eval_loss"], label="test")
+    ax_loss.plot(history["epoch"], history["loss"], label="train")
+    ax_loss.plot(history["epoch"], history["test_loss"], label="test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.plot(history["epoch"], history["train_accuracy"], label="train")
-    ax_acc.plot(history["epoch"], history["eval_accuracy"], label="test")
+    ax_acc.plot(history["epoch"], history["accuracy"], label="train")
+    ax_acc.plot(history["epoch"], history["test_accuracy"], label="test")
     ax_acc.axhline(PAPER_MLP_ACCURACY, color="0.5", linestyle=":", label="paper's MLP (68%)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     for ax in (ax_loss, ax_acc):
@@ -63,15 +63,15 @@ def main(argv: list[str] | None = None) -> dict:
     ts = train.create(model, opt, jax.random.key(args.seed), dataset.train.x.shape[1:])
 
     def report(epoch: int, record: dict) -> None:
-        print(f"epoch {epoch:4d}/{epochs}  train loss {record['train_loss']:.4f}  acc {record['train_accuracy']:.3f}"
-              f"  |  test loss {record['eval_loss']:.4f}  acc {record['eval_accuracy']:.3f}", flush=True)
+        print(f"epoch {epoch:4d}/{epochs}  train loss {record['loss']:.4f}  acc {record['accuracy']:.3f}"
+              f"  |  test loss {record['test_loss']:.4f}  acc {record['test_accuracy']:.3f}", flush=True)
 
     start = time.perf_counter()
     ts, history = train.fit(ts, train.make_train_step(model, opt), dataset.train, epochs, args.batch_size,
-                            eval_data=dataset.test, eval_step=train.make_eval_step(model), callback=report,
+                            eval_sets={"test": dataset.test}, eval_step=train.make_eval_step(model), callbacks=report,
                             progress=False)
     seconds = time.perf_counter() - start
-    best = max(history["eval_accuracy"])
+    best = max(history["test_accuracy"])
     summary = {
         "dataset": args.dataset,
         "train_examples": int(dataset.train.x.shape[0]),
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": epochs,
         "batch_size": args.batch_size,
         "steps": int(ts.step),
-        "final_test_accuracy": history["eval_accuracy"][-1],
+        "final_test_accuracy": history["test_accuracy"][-1],
         "best_test_accuracy": best,
         "paper_mlp_accuracy": PAPER_MLP_ACCURACY if args.dataset == "mnist1d" else None,
         "seconds": seconds,
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     plot(history, args.out / "train_mnist1d.png")
     write_json(args.out / "train_mnist1d.json", summary)
-    print(f"final test accuracy {history['eval_accuracy'][-1]:.3f} (best {best:.3f}; the MNIST-1D paper's MLP: "
+    print(f"final test accuracy {history['test_accuracy'][-1]:.3f} (best {best:.3f}; the MNIST-1D paper's MLP: "
           f"{PAPER_MLP_ACCURACY:.2f}) after {int(ts.step)} steps in {seconds:.1f} s")
     print(f"wrote {args.out / 'train_mnist1d.png'} and {args.out / 'train_mnist1d.json'}")
     return summary

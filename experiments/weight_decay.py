@@ -26,11 +26,11 @@ if __package__ in (None, ""):  # run as a script: make `experiments` and `jaxnn`
 
 import jax
 
-from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._cli import DATA_OPTIONS, describe, history_lists, load, parse_args, write_json
 from experiments._models import mlp
+from experiments._overfitting import BATCH_SIZE, overfitting
 from experiments._plots import plot_train_test
-from experiments._stacked import overfitting
-from jaxnn import nn, optim
+from jaxnn import nn, optim, train
 
 L2 = [0.0, 0.1]  # the L2 coefficients λ
 DEPTH = 6
@@ -45,14 +45,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dataset = load(args, TRAIN_SIZE)
     classes = int(dataset.train.y.max()) + 1
     model = mlp(DEPTH, classes, nn.init.he_normal())
-    history = overfitting(lambda l2: (model, optim.sgd(LR), l2), L2, dataset, epochs, jax.random.key(args.seed))
+    opt = optim.sgd(LR)
+    history = overfitting(model, opt, lambda hp: train.make_train_step(model, opt, l2=hp["l2"]), {"l2": L2}, dataset,
+                          epochs, jax.random.key(args.seed))
     labels = [f"λ = {l2:g}" for l2 in L2]
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU, He init",
-                   "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": 100, "l2": L2},
+                   "optimizer": f"sgd(lr={LR})", "epochs": epochs, "batch_size": BATCH_SIZE, "l2": L2},
         "final": {label: {"train_accuracy": float(history["train_accuracy"][i, -1]),
                           "test_accuracy": float(history["test_accuracy"][i, -1])} for i, label in enumerate(labels)},
-        "history": {name: values.tolist() for name, values in history.items()},
+        "history": history_lists(history),
     }
     plot_train_test(history, labels, f"Weight decay on {TRAIN_SIZE} {args.dataset} training examples",
                     args.out / "weight_decay.png")

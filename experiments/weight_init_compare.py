@@ -1,11 +1,12 @@
 """Weight init and learning: std 0.01 vs Xavier vs He on a 5-layer ReLU MLP (Deep Learning from Scratch, ch. 6).
 
 The textbook's ``weight_init_compare``: 4 hidden ReLU layers of 100 units, SGD lr 0.01, batch 128, 2,000
-iterations, with weights drawn from N(0, 0.01²), "Xavier" (the book's std √(1/n), ``nn.init.lecun_normal``)
-and He (std √(2/n)). The textbook's claim: with std 0.01 the activations shrink by about 0.01·√(100/2) ≈ 0.07
-per layer, the gradients of the first layers vanish and nothing is learnt; Xavier learns, He learns fastest
-(what it measured: ``docs/gallery.md``). All three start from the same random normals (only the scale differs), see
-the same minibatches and run in one compiled program. On MNIST-1D the inputs are 40 wide, not 784.
+iterations, with weights drawn from N(0, 0.01²), "Xavier" (the book's std √(1/n), ``nn.init.lecun_normal``) and He
+(std √(2/n)). The textbook's claim: with std 0.01 the activations shrink by about 0.01·√(100/2) ≈ 0.07 per layer,
+the gradients of the first layers vanish and nothing is learnt; Xavier learns, He learns fastest (what it measured:
+``docs/gallery.md``). All three start from the same random normals (only the scale differs), see the same
+minibatches and each trains as one compiled ``lax.scan`` of all its steps (``train.scan_epoch``). On MNIST-1D the
+inputs are 40 wide, not 784.
 
 Writes ``weight_init_compare.png`` (loss curves smoothed over 50 iterations) and ``weight_init_compare.json``.
 
@@ -27,9 +28,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments._cli import DATA_OPTIONS, describe, load, parse_args, write_json
+from experiments._curves import loss_curves
 from experiments._models import mlp
 from experiments._plots import smooth
-from experiments._stacked import loss_curves
 from jaxnn import nn, optim
 
 INITS: dict[str, nn.init.Initializer] = {
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dataset = load(args)
     classes = int(dataset.train.y.max()) + 1
     setups = {name: (mlp(DEPTH, classes, w_init), optim.sgd(LR)) for name, w_init in INITS.items()}
-    curves = loss_curves(setups, dataset.train.x, dataset.train.y, iterations, batch_size,
-                         jax.random.key(args.seed))
+    curves = loss_curves(setups, dataset.train, iterations, batch_size, jax.random.key(args.seed))
     tail = max(iterations // 10, 1)
     summary = {
         "config": {**describe(args, dataset), "model": f"MLP {DEPTH} x 100 ReLU", "optimizer": f"sgd(lr={LR})",

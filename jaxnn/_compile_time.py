@@ -36,6 +36,8 @@ def compile_seconds() -> float:
 
     Example::
 
+        from jaxnn._compile_time import compile_seconds
+
         before = compile_seconds()
         jax.jit(lambda x: x + 1)(1.0)
         print(compile_seconds() - before)

@@ -48,9 +48,10 @@ def compilation_cache(path: str | os.PathLike | None = None, min_compile_seconds
 
     Example::
 
+        # not run: turns on the persistent cache for the rest of the process
         import jaxnn
         jaxnn.compilation_cache()             # ~/.cache/jaxnn/xla
-        result = sweep.run(build, configs, data, epochs=20, batch_size=100)
+        jax.jit(lambda x: x * 2)(1.0)         # compiled here, loaded from the cache by the next process
     """
     check_range("min_compile_seconds", min_compile_seconds, lambda v: v >= 0, "a number of seconds >= 0")
     check_range("min_entry_bytes", min_entry_bytes, lambda v: (v >= 0) & (v == v.round()), "an integer >= 0")

@@ -13,10 +13,11 @@ Two defaults, used when ``mask`` is None:
 
 Example::
 
-    from jaxnn import losses, masks, optim
+    from jaxnn import losses, masks, nn, optim
 
+    params, _ = nn.Sequential([nn.Dense(3), nn.relu, nn.Dense(2)]).init(jax.random.key(0), (4,))
     losses.l2_penalty(params, 1e-4)                                  # weight matrices and kernels
-    losses.l2_penalty(params, 1e-4, mask={"0": True, "1": False})    # only layer "0"
+    losses.l2_penalty(params, 1e-4, mask={"0": True, "2": False})   # only layer "0"
     optim.adamw(1e-3, weight_decay=0.01, mask=masks.weight_matrices)  # no decay on biases
 """
 
@@ -41,6 +42,8 @@ def weight_matrices(params: PyTree) -> PyTree:
 
     Example::
 
+        from jaxnn import masks
+
         masks.weight_matrices({"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)})   # {"kernel": True, "bias": False}
     """
     return jax.tree.map(lambda p: jnp.ndim(p) >= 2, params)
@@ -50,6 +53,8 @@ def every_leaf(params: PyTree) -> PyTree:
     """The default weight-decay mask: ``True`` for every leaf.
 
     Example::
+
+        from jaxnn import masks
 
         masks.every_leaf({"w": jnp.ones((3, 2)), "b": jnp.ones(2)})   # {"w": True, "b": True}
     """
@@ -74,6 +79,9 @@ def resolve(mask: Mask | None, params: PyTree, default: Callable[[PyTree], PyTre
 
     Example::
 
+        from jaxnn import masks
+
+        w, b = jnp.ones((3, 2)), jnp.ones(2)
         masks.resolve({"0": False}, {"0": {"w": w, "b": b}}, masks.every_leaf, "mask")   # {"0": {"w": False, ...}}
     """
     tree = default(params) if mask is None else mask(params) if callable(mask) else mask

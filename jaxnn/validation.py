@@ -44,6 +44,8 @@ def check_range(
 
     Example::
 
+        from jaxnn.validation import check_range
+
         check_range("rate", 0.5, lambda r: (r >= 0) & (r < 1), "a number in [0, 1)")
     """
     shown = repr(value) if shown is None else shown
@@ -87,6 +89,8 @@ def check_seed(name: str, value: Any) -> int:
         ValueError: for a seed outside ``[0, 2**32)``; the message names ``name`` and ``value``.
 
     Example::
+
+        from jaxnn.validation import check_seed
 
         key = jax.random.key(check_seed("key", 42))
     """

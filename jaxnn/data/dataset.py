@@ -98,7 +98,8 @@ def check_split(x: Any, y: Any, name: str, classes: int | None = None) -> None:
 
     Example::
 
-        check_split(np.ones((2, 3)), np.array([0, 3]), "data", classes=3)   # ValueError: data: y[1] = 3 ...
+        data.check_split(np.ones((2, 3)), np.array([0, 2]), "data", classes=3)   # fine: returns None
+        # with y = [0, 3]: ValueError: data: y[1] = 3 is not a class label ...
     """
     check_finite(x, f"{name}: x")
     check_finite(y, f"{name}: y")
@@ -110,7 +111,7 @@ def check_finite(array: Any, name: str) -> None:
 
     Example::
 
-        check_finite(np.array([1.0, np.nan]), "x")   # ValueError: x[1] = nan is not finite ...
+        data.check_finite(np.array([1.0, 2.0]), "x")   # fine; [1.0, nan]: ValueError: x[1] = nan is not finite ...
     """
     array = np.atleast_1d(array)
     if array.dtype.kind in "biu":  # bools and integers are always finite; bfloat16 is not np.inexact
@@ -131,7 +132,7 @@ def check_labels(y: Any, name: str, classes: int | None = None) -> None:
 
     Example::
 
-        check_labels(np.array([0, -1]), "data")   # ValueError: data: y[1] = -1 is not a class label ...
+        data.check_labels(np.array([0, 1]), "data")   # fine; [0, -1]: ValueError: data: y[1] = -1 is not a class label
     """
     y = np.atleast_1d(y)
     if not np.issubdtype(y.dtype, np.integer):

@@ -196,6 +196,10 @@ class StateKind(NamedTuple):
     parts: int = 0
 
 
+SCHEDULES = "__schedules__"
+"""The key of the leafless node of schedule functions in a state's ``hparams`` (not a hyperparameter)."""
+
+
 def state_kind(state: Any) -> StateKind:
     """The :class:`StateKind` of a state, read from its Python structure."""
     fields = getattr(state, "_fields", ())
@@ -203,7 +207,7 @@ def state_kind(state: Any) -> StateKind:
     states = getattr(state, "states", None)
     return StateKind(
         type(state),
-        tuple(sorted(hparams)) if isinstance(hparams, dict) else (),
+        tuple(sorted(name for name in hparams if name != SCHEDULES)) if isinstance(hparams, dict) else (),
         tuple(field for field in fields if getattr(state, field) is None),
         len(states) if isinstance(states, tuple) else int(hasattr(state, "inner")),
     )

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn.optim.base import SCHEDULES as _SCHEDULES
 from jaxnn.optim.base import broadcast_to_tree, describe_tree
 from jaxnn.validation import check_range
 
@@ -177,9 +178,6 @@ class HParams:
             params = {key: stored[f"{name}.{key}"] for key in schedule.params}
             resolved[name] = schedule.fn(params, jnp.asarray(count, jnp.float32))
         return resolved
-
-
-_SCHEDULES = "__schedules__"
 
 
 class _ScheduleFns:

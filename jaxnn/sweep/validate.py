@@ -38,9 +38,11 @@ def validate_configs(build: Callable[[dict], Any], configs: Configs) -> None:
 
     Example::
 
+        from jaxnn.sweep.validate import validate_configs
+
         model = nn.Sequential([nn.Dense(2)])
-        validate_configs(lambda hp: sweep.Trial(model, optim.sgd(hp["lr"])), sweep.grid(lr=[0.1, -0.1]))
-        # ValueError: sweep: configs[1] has lr=-0.1, which build(hp) refuses: lr=-0.1 is not allowed: ...
+        validate_configs(lambda hp: sweep.Trial(model, optim.sgd(hp["lr"])), sweep.grid(lr=[0.1, 0.01]))   # fine
+        # with lr=[0.1, -0.1]: ValueError: sweep: configs[1] has lr=-0.1, which build(hp) refuses: ...
     """
     seen: set[str] = set()
     for i, config in enumerate(configs):

@@ -10,15 +10,15 @@ Example::
 
     from jaxnn import data, nn, optim, train
 
-    ds = data.load("mnist1d")                                       # 40 values per example, 10 classes
-    (x_train, y_train), (x_test, y_test) = ds.train, ds.test
+    ds = data.split(data.load("mnist1d"), 0.2, key=0)               # train / val / test, 40 values, 10 classes
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = ds.train, ds.val, ds.test
     model = nn.Sequential([nn.Dense(100), nn.relu, nn.Dense(10)])
     ts = train.create(model, optim.adam(1e-3), jax.random.key(0), input_shape=(40,))
     step = train.make_train_step(model, optim.adam(1e-3))
-    ts, history = train.fit(ts, step, (x_train, y_train), epochs=10, batch_size=100,
+    ts, history = train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
                             eval_data=(x_val, y_val), eval_step=train.make_eval_step(model))
     seeds = train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 8), (40,))
-    seeds, curves = train.fit_stack(seeds, step, (x_train, y_train), epochs=10, batch_size=100)
+    seeds, curves = train.fit_stack(seeds, step, (x_train, y_train), epochs=3, batch_size=100)
 """
 
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks

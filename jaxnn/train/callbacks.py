@@ -14,7 +14,7 @@ Example::
             print(epoch, record["loss"])
 
     # ts, step, x_train, y_train: as in jaxnn.train
-    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callback=PrintLoss().on_epoch_end)
+    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[PrintLoss()])
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def as_callbacks(callbacks: Callback | Callable | Iterable[Callback | Callable] 
 
     Example::
 
-        for c in as_callbacks([train.Progress(), lambda epoch, record: print(epoch)]):
+        for c in train.as_callbacks([train.Progress(), lambda epoch, record: print(epoch)]):
             c.on_train_begin({"epochs": 1, "start_epoch": 0, "rows": 1})
     """
     if callbacks is None:
@@ -109,7 +109,8 @@ class Progress(Callback):
 
     Example::
 
-        train.fit(ts, step, data, epochs=20, batch_size=100, callbacks=[train.Progress("mlp", interval=5.0)])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.Progress("mlp", interval=5.0)])
     """
 
     def __init__(self, desc: str = "", interval: float = 1.0, stream: TextIO | None = None):

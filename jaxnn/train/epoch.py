@@ -8,7 +8,7 @@ bits change. A row's step is ``train_step(row.hp)``: one mechanism for rows that
 
 Example::
 
-    full, rest = train.epoch_batches(ts.key, epoch=0, n=len(x), batch_size=100)
+    full, rest = train.epoch_batches(ts.key, epoch=0, n=len(x_train), batch_size=100)
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def guarded_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dic
 
     Example::
 
-        step = jax.vmap(functools.partial(train.guarded_step, train.epoch.constant_step(train_step)), (0, None))
+        import functools
+
+        step = jax.vmap(functools.partial(train.guarded_step, train.epoch.constant_step(step)), (0, None))
     """
     ts, metrics = step_for(rows.hp)(rows.ts, batch)
     finite = jnp.isfinite(metrics["loss"])
@@ -157,8 +159,9 @@ def run_epoch(rows: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch
 
     Example::
 
-        rows = train.as_rows(train.create_stacked(model, opt, train.seed_keys(0, 4), (40,)))
-        rows, means = train.run_epoch(rows, train.epoch.constant_step(step), (x, y), 100, epoch=0, stacked=True)
+        rows = train.as_rows(train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 4), (40,)))
+        rows, means = train.run_epoch(rows, train.epoch.constant_step(step), (x_train, y_train), 100, epoch=0,
+                                      stacked=True)
     """
     placement = placement or Local()
     x, y = data

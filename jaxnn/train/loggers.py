@@ -16,7 +16,7 @@ processes only process 0 writes.
 Example::
 
     logs = [train.JsonLinesLogger("run/log.jsonl"), train.CsvLogger("run/log.csv")]
-    train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=logs)
+    train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=logs)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def record_rows(epoch: int, record: Mapping[str, Any], rows: int = 1) -> list[di
 
     Example::
 
-        record_rows(2, {"loss": np.array([0.5, 0.25])}, rows=2)
+        train.record_rows(2, {"loss": np.array([0.5, 0.25])}, rows=2)
         # [{"epoch": 2, "row": 0, "loss": 0.5}, {"epoch": 2, "row": 1, "loss": 0.25}]
     """
     values = {k: _host(v) for k, v in record.items()}
@@ -119,7 +119,10 @@ class JsonLinesLogger(_FileLogger):
 
     Example::
 
-        train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[train.JsonLinesLogger("log.jsonl")])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.JsonLinesLogger("log.jsonl")])
+        import json
+
         rows = [json.loads(line) for line in open("log.jsonl")]
     """
 
@@ -165,7 +168,9 @@ class CsvLogger(_FileLogger):
 
     Example::
 
-        train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[train.CsvLogger("log.csv")])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, callbacks=[train.CsvLogger("log.csv")])
+        import csv
+
         rows = list(csv.DictReader(open("log.csv")))
     """
 
@@ -224,7 +229,8 @@ class TensorBoardLogger(Callback):
 
     Example::
 
-        train.fit(ts, step, data, epochs=3, batch_size=100, callbacks=[train.TensorBoardLogger("runs/mlp")])
+        train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                  callbacks=[train.TensorBoardLogger("runs/mlp")])
         # then: tensorboard --logdir runs
     """
 

@@ -8,8 +8,8 @@ and trains on its slice of the batch and XLA all-reduces the gradients (the batc
 
 Example::
 
-    ts, history = train.fit(ts, train.make_train_step(model, opt), (x, y), epochs=10, batch_size=100,
-                            eval_data=(xv, yv), eval_step=train.make_eval_step(model), patience=3)
+    ts, history = train.fit(ts, step, (x_train, y_train), epochs=5, batch_size=100,
+                            eval_data=(x_val, y_val), eval_step=train.make_eval_step(model), patience=2)
     history["val_loss"], history["best_epoch"]
 """
 
@@ -147,7 +147,7 @@ def fit(
 
     Example::
 
-        ts, history = train.fit(ts, step, (x, y), epochs=3, batch_size=100, eval_data=(xv, yv),
+        ts, history = train.fit(ts, step, (x_train, y_train), epochs=3, batch_size=100, eval_data=(x_val, y_val),
                                 eval_step=train.make_eval_step(model), callbacks=print)
     """
     x, y = check_data(data, "data")

@@ -65,7 +65,7 @@ def stack(states: Sequence[TrainState]) -> TrainState:
 
     Example::
 
-        ts = train.stack([train.create(model, opt, jax.random.key(s), (40,)) for s in range(3)])
+        ts = train.stack([train.create(model, optim.adam(1e-3), jax.random.key(s), (40,)) for s in range(3)])
     """
     states = list(states)
     if not states:

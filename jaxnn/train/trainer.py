@@ -18,11 +18,11 @@ Example::
     opts = [optim.sgd(lr, momentum=0.9) for lr in (0.01, 0.03, 0.1)]
     ts = train.create_stacked(model, opts, jax.random.key(0), (40,))
     step = train.make_train_step(model, optim.sgd(0.1, momentum=0.9))  # the rows' lr lives in their states
-    ts, history = train.fit_stack(ts, step, (x, y), epochs=5, batch_size=100,
-                                  eval_sets={"val": (xv, yv), "test": (xt, yt)},
+    ts, history = train.fit_stack(ts, step, (x_train, y_train), epochs=3, batch_size=100,
+                                  eval_sets={"val": (x_val, y_val), "test": (x_test, y_test)},
                                   eval_step=train.make_eval_step(model),
                                   recorders={"hparams": train.record_hparams})
-    history["test_accuracy"]   # (3, 5): one curve per learning rate
+    history["test_accuracy"]   # (3, 3): one curve per learning rate
     history["hparams_lr"]      # the learning rate each row had in effect after every epoch
 """
 
@@ -120,8 +120,9 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
 
     Example::
 
-        rows = train.as_rows(train.create_stacked(model, opt, train.seed_keys(0, 4), (40,)))
-        rows, _, history = train.run_rows(rows, train.epoch.constant_step(step), (x, y), epochs=3, batch_size=100)
+        rows = train.as_rows(train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 4), (40,)))
+        rows, _, history = train.run_rows(rows, train.epoch.constant_step(step), (x_train, y_train), epochs=3,
+                                          batch_size=100)
     """
     placement = placement or Local()
     callbacks = callbacks or []
@@ -290,7 +291,7 @@ def fit_stack(
     Example::
 
         ts = train.create_stacked(model, optim.adam(1e-3), train.seed_keys(0, 4), (40,))
-        ts, history = train.fit_stack(ts, train.make_train_step(model, optim.adam(1e-3)), (x, y), epochs=3,
+        ts, history = train.fit_stack(ts, train.make_train_step(model, optim.adam(1e-3)), (x_train, y_train), epochs=3,
                                       batch_size=100)
         history["loss"].mean(axis=0)   # the seeds' mean curve
     """

@@ -9,7 +9,7 @@ from jaxnn import data
 
 
 def test_batch_norm_quick(tmp_path):
-    batch_norm.main(["--quick", "--out", str(tmp_path)])
+    batch_norm.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "batch_norm.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "batch_norm.json").read_text())
     config = summary["config"]

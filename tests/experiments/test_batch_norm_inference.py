@@ -8,7 +8,7 @@ from experiments import batch_norm_inference
 
 
 def test_batch_norm_inference_quick(tmp_path):
-    batch_norm_inference.main(["--quick", "--out", str(tmp_path)])
+    batch_norm_inference.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "batch_norm_inference.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "batch_norm_inference.json").read_text())
     config = summary["config"]

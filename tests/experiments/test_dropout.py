@@ -8,7 +8,7 @@ from experiments import dropout
 
 
 def test_dropout_quick(tmp_path):
-    dropout.main(["--quick", "--out", str(tmp_path)])
+    dropout.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "dropout.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "dropout.json").read_text())
     config = summary["config"]

@@ -8,7 +8,7 @@ from experiments import ensembles
 
 
 def test_quick_run(tmp_path):
-    ensembles.main(["--quick", "--members", "3", "--out", str(tmp_path)])
+    ensembles.main(["--no-cache", "--quick", "--members", "3", "--out", str(tmp_path)])
     assert (tmp_path / "ensembles.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "ensembles.json").read_text())
     members = summary["member_test_accuracy"]

@@ -22,7 +22,7 @@ def inside(values, lo, hi):
 
 
 def test_quick_run(tmp_path):
-    hs.main(["--quick", "--out", str(tmp_path)])
+    hs.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "hyperparameter_search.json").read_text())
     for name in ("curves", "scatter", "random_vs_grid"):
         assert (tmp_path / f"hyperparameter_search_{name}.png").stat().st_size > 10_000, name

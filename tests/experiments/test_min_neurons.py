@@ -18,7 +18,7 @@ def test_toys_are_what_they_claim():
 
 
 def test_one_unit_fails_and_five_separate(tmp_path):
-    min_neurons.main(["--quick", "--out", str(tmp_path)])
+    min_neurons.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "min_neurons.png").stat().st_size > 10_000
     best = json.loads((tmp_path / "min_neurons.json").read_text())["best_train_accuracy"]
     for toy in ("disk inside ring", "XOR"):

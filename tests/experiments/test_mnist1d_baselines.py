@@ -19,7 +19,7 @@ def test_cnn_is_the_papers_convbase():
 
 
 def test_quick_table(tmp_path):
-    baselines.main(["--quick", "--out", str(tmp_path)])
+    baselines.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "mnist1d_baselines.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "mnist1d_baselines.json").read_text())
     table = summary["table"]

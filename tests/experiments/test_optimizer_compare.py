@@ -8,7 +8,7 @@ from experiments import optimizer_compare
 
 
 def test_optimizer_compare_quick(tmp_path):
-    optimizer_compare.main(["--quick", "--out", str(tmp_path)])
+    optimizer_compare.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "optimizer_compare.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "optimizer_compare.json").read_text())
     config = summary["config"]

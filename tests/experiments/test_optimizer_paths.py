@@ -16,7 +16,7 @@ def _sgd_steps_closed_form(lr: float = 0.95) -> int:
 
 
 def test_optimizer_paths_writes_figure_and_table(tmp_path):
-    optimizer_paths.main(["--quick", "--out", str(tmp_path)])
+    optimizer_paths.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "optimizer_paths.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "optimizer_paths.json").read_text())
     rows = summary["optimizers"]

@@ -32,7 +32,7 @@ def test_lists_experiments_with_summaries():
 
 
 def test_runs_one_experiment(tmp_path):
-    assert runner.main(["amsgrad_counterexample", "--quick", "--out", str(tmp_path)]) == 0
+    assert runner.main(["amsgrad_counterexample", "--no-cache", "--quick", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "amsgrad_counterexample.json").read_text())
     assert summary["optimizers"]["Adam"]["final_x"] > 0.9
 

@@ -9,7 +9,7 @@ from experiments import search_mnist1d
 
 
 def test_quick_search_selects_on_validation_and_reports_test_accuracy(tmp_path):
-    search_mnist1d.main(["--quick", "--configs", "3", "--members", "2", "--out", str(tmp_path)])
+    search_mnist1d.main(["--no-cache", "--quick", "--configs", "3", "--members", "2", "--out", str(tmp_path)])
     assert (tmp_path / "search_mnist1d.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "search_mnist1d.json").read_text())
     ranking = summary["ranking"]
@@ -28,4 +28,4 @@ def test_quick_search_selects_on_validation_and_reports_test_accuracy(tmp_path):
 @pytest.mark.parametrize("option", ["--configs", "--members", "--epochs"])
 def test_counts_below_one_are_refused_before_training(tmp_path, option):
     with pytest.raises(ValueError, match=f"{option}=0 is not allowed"):
-        search_mnist1d.main([option, "0", "--out", str(tmp_path)])
+        search_mnist1d.main(["--no-cache", option, "0", "--out", str(tmp_path)])

@@ -8,7 +8,7 @@ from experiments import weight_decay
 
 
 def test_weight_decay_quick(tmp_path):
-    weight_decay.main(["--quick", "--out", str(tmp_path)])
+    weight_decay.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "weight_decay.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "weight_decay.json").read_text())
     config = summary["config"]

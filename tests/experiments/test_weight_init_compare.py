@@ -8,7 +8,7 @@ from experiments import weight_init_compare
 
 
 def test_weight_init_compare_quick(tmp_path):
-    weight_init_compare.main(["--quick", "--out", str(tmp_path)])
+    weight_init_compare.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "weight_init_compare.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "weight_init_compare.json").read_text())
     assert summary["config"]["inits"] == ["std=0.01", "Xavier", "He"]

@@ -15,7 +15,7 @@ def mass(stats, lo, hi):
 
 
 def test_weight_init_histograms(tmp_path):
-    weight_init_histograms.main(["--quick", "--out", str(tmp_path)])
+    weight_init_histograms.main(["--no-cache", "--quick", "--out", str(tmp_path)])
     assert (tmp_path / "weight_init_histograms.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "weight_init_histograms.json").read_text())
     results = summary["results"]

@@ -99,7 +99,7 @@ def test_fit_reproduces_a_hand_written_equinox_loop():
     ours, _ = layer.apply(ts.params, ts.model_state, EX)
     np.testing.assert_allclose(ours, logits, rtol=1e-5, atol=1e-5)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, EY).mean()
-    np.testing.assert_allclose(history["eval_loss"][-1], loss, rtol=1e-5)
+    np.testing.assert_allclose(history["val_loss"][-1], loss, rtol=1e-5)
 
 
 def test_sweep_over_eight_configs_equals_fit_config_by_config():
@@ -113,7 +113,7 @@ def test_sweep_over_eight_configs_equals_fit_config_by_config():
     i = 5
     trial = build({k: np.float32(v) for k, v in configs[i].items()})
     _, history = fit(trial.model, trial.optimizer, sweep.config_key(1, i))
-    np.testing.assert_allclose(result.history["val_loss"][i, 0], history["eval_loss"], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(result.history["val_loss"][i, 0], history["val_loss"], rtol=2e-5, atol=1e-6)
     assert len(set(result.history["val_loss"][:, 0, -1].tolist())) == 8
 
 

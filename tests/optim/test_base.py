@@ -77,6 +77,17 @@ def test_another_optimizers_state_is_refused_naming_who_made_it():
         optim.sgd(0.5).update(grads, optim.adam(1e-3).init(params), params)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_scheduled_optimizer_updates_its_own_state(name):
+    """The leafless node of schedule functions in the state is not a hyperparameter: its name in the state's
+    kind refused every scheduled optimizer's own state."""
+    params = make_params()
+    grads = jax.tree.map(jnp.ones_like, params)
+    opt = OPTIMIZERS[name](lr=optim.exponential_decay(0.1, k=0.5))
+    _, state = opt.update(grads, opt.init(params), params)
+    np.testing.assert_allclose(optim.current_hparams(state)["lr"], 0.1 * np.exp(-0.5), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "made, used, found",
     [

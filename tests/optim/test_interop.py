@@ -105,7 +105,7 @@ def test_sweep_traces_injected_hyperparameters():
     ts = train.create(model, trial.optimizer, sweep.config_key(2, 1), (4,))
     _, history = train.fit(ts, train.make_train_step(model, trial.optimizer), (x, y), epochs=2, batch_size=8,
                            eval_data=(x, y), eval_step=train.make_eval_step(model), progress=False)
-    np.testing.assert_allclose(result.history["val_loss"][1, 0], history["eval_loss"], rtol=2e-5)
+    np.testing.assert_allclose(result.history["val_loss"][1, 0], history["val_loss"], rtol=2e-5)
     assert not np.allclose(result.history["val_loss"][0, 0], result.history["val_loss"][1, 0])
 
 

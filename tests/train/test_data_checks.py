@@ -46,7 +46,7 @@ def test_fit_refuses_non_finite_eval_data_before_training():
     trained = []
     with pytest.raises(ValueError, match=r"eval_data: x\[2, 0\] = nan is not finite"):
         _fit(ts, model, (x, y), eval_data=(x_eval, y), eval_step=train.make_eval_step(model),
-             callback=lambda epoch, record: trained.append(epoch))
+             callbacks=lambda epoch, record: trained.append(epoch))
     assert trained == []
 
 
