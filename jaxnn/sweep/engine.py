@@ -354,7 +354,8 @@ def run(
         build: ``build(hp) -> Trial`` (or a dict of Trial fields); ``hp`` maps every field to a traced scalar
             (numeric fields) or its Python value (static fields). See :class:`~jaxnn.sweep.Trial`. Keep it a
             pure function of ``hp``: like ``jax.jit``, the sweep caches compiled programs per build function and
-            static values, so reruns, coarse-to-fine rounds and halving rungs do not compile again.
+            static values, so a rerun with the same group sizes does not compile again (a chunk of another size,
+            e.g. a halving rung with fewer survivors, is a new shape and compiles).
         configs: from :meth:`Space.sample` or :func:`grid`, or a list of dicts (numeric fields traced).
         data: a ``jaxnn.data`` Dataset (trains on ``train``, evaluates on ``val``, or ``test`` without one) or
             ``((x_train, y_train), (x_eval, y_eval))``.
