@@ -59,15 +59,10 @@ def adadelta(
             ``1.1754944e-38`` (a subnormal eps is flushed to 0).
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: floating-point dtype of ``s`` and ``u``; default the params' dtype.
-        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
-            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
-            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+        mask: which params ``weight_decay`` acts on, as in :func:`~jaxnn.optim.sgd` (default every leaf).
 
     Raises:
-        ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
-            step; at ``init``, a per-layer value that does not fit the params (both trees are shown).
-        TypeError: a non-numeric or bool hyperparameter or a non-floating ``acc_dtype``; at ``update``, a state
-            that this optimizer's ``init`` did not make.
+        ValueError, TypeError: as in :func:`~jaxnn.optim.sgd`.
 
     Example::
 

@@ -121,9 +121,7 @@ def adam(lr: Any = 1e-3, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, weight
             flushed to 0, and a zero gradient would then give 0/0).
         weight_decay: coupled L2 coefficient ``>= 0``.
         acc_dtype: floating-point dtype of ``m`` and ``v``; default the params' dtype.
-        mask: which params ``weight_decay`` acts on (see :mod:`jaxnn.masks`): a bool tree prefix of the params
-            or a function ``params -> bool tree``; default every leaf, as in ``torch.optim`` and optax (pass
-            ``masks.weight_matrices`` to leave biases and BatchNorm's scale and offset undecayed).
+        mask: which params ``weight_decay`` acts on, as in :func:`~jaxnn.optim.sgd` (default every leaf).
 
     Raises:
         ValueError: a hyperparameter out of its range, judged as stored (float32) and, for a schedule, at every
