@@ -152,6 +152,8 @@ def fit(
     """
     x, y = check_data(data, "data")
     sets = {**({"val": eval_data} if eval_data is not None else {}), **(eval_sets or {})}
+    _check_flags(drop_last=drop_last, restore_best=restore_best, progress=progress, resume=resume,
+                 overwrite=overwrite)
     _check_args(x.shape[0], epochs, batch_size, sets, eval_step, checkpoint_dir, checkpoint_every, resume,
                 resume_hparams, on_nonfinite, devices)
     early_stopping.check(metric, mode, patience, "fit")
@@ -326,6 +328,13 @@ def _values_ok(x: jax.Array, y: jax.Array, num_classes: int | None) -> jax.Array
     if jnp.issubdtype(y.dtype, jnp.integer):
         ok &= jnp.all(y >= 0) & (jnp.all(y < num_classes) if num_classes is not None else True)
     return ok
+
+
+def _check_flags(**flags: Any) -> None:
+    # A truthy string ("no", "false") would silently switch the option on.
+    for name, value in flags.items():
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"fit: {name}={value!r} is not allowed: it must be True or False.")
 
 
 def _check_args(n: int, epochs: int, batch_size: int, sets: Mapping[str, Any], eval_step: Any, checkpoint_dir: Any,

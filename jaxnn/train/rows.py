@@ -23,6 +23,7 @@ import numpy as np
 
 from jaxnn.optim import Optimizer
 from jaxnn.train.state import TrainState, create
+from jaxnn.validation import check_seed
 
 
 class Rows(NamedTuple):
@@ -86,8 +87,15 @@ def unstack(ts: TrainState) -> list[TrainState]:
 
 
 def seed_keys(key: jax.Array | int, n: int) -> jax.Array:
-    """``n`` independent keys from ``key`` (or an int seed), one per row: ``jax.random.split(key, n)``."""
-    key = jax.random.key(int(key)) if isinstance(key, int | np.integer) else key
+    """``n`` independent keys from ``key`` (or an int seed), one per row: ``jax.random.split(key, n)``.
+
+    Raises:
+        ValueError: ``n`` is not an int >= 1, or an int seed is outside ``[0, 2**32)`` (see
+            :func:`jaxnn.validation.check_seed`).
+    """
+    if not (isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 1):
+        raise ValueError(f"seed_keys: n={n!r} is not allowed: it must be an int >= 1 (the number of rows).")
+    key = jax.random.key(check_seed("key", key)) if isinstance(key, int | np.integer) else key
     return jax.random.split(key, n)
 
 

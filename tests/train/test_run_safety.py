@@ -170,3 +170,20 @@ def test_bad_checkpoint_dir_and_unknown_metric_are_refused_before_training(tmp_p
         train.fit(ts, step, _data(), epochs=2, eval_data=_data(3, 16), eval_step=eval_step, patience=2,
                   metric="val_acc", callbacks=count, **KW)
     assert count.epochs == []
+
+
+@pytest.mark.parametrize("flag", ["overwrite", "resume", "drop_last", "restore_best", "progress"])
+def test_fit_refuses_a_non_bool_flag_naming_it(flag):
+    x = np.ones((8, 3), np.float32)
+    y = np.zeros(8, np.int32)
+    model = nn.Sequential([nn.Dense(2)])
+    ts = train.create(model, optim.sgd(0.1), jax.random.key(0), (3,))
+    with pytest.raises(TypeError, match=f"{flag}='no' is not allowed: it must be True or False"):
+        train.fit(ts, train.make_train_step(model, optim.sgd(0.1)), (x, y), 1, 4, **{flag: "no"})
+
+
+def test_seed_keys_refuses_no_rows_and_seeds_jax_would_wrap():
+    with pytest.raises(ValueError, match="n=0 is not allowed"):
+        train.seed_keys(0, 0)
+    with pytest.raises(ValueError, match="key=4294967296 is not allowed"):
+        train.seed_keys(2**32, 2)
