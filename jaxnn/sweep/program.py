@@ -70,7 +70,8 @@ class Program:
     def step_for(self, hp: Mapping[str, jax.Array]) -> train.TrainStep:
         """The train step of the row with traced values ``hp``."""
         t = self.trial(hp)
-        return train.make_train_step(t.model, t.optimizer, loss=t.loss, l2=t.l2, metrics=t.metrics)
+        return train.make_train_step(t.model, t.optimizer, loss=t.loss, l2=t.l2, metrics=t.metrics,
+                                     grad_norm=t.grad_norm)
 
     def eval_for(self, hp: Mapping[str, jax.Array]) -> train.EvalStep:
         """The eval step of the row with traced values ``hp``."""

@@ -26,6 +26,7 @@ class Trial(NamedTuple):
         l2: the L2 coefficient passed to :func:`jaxnn.train.make_train_step` (may be traced).
         metrics: ``name -> fn(outputs, targets)`` reported for training and evaluation; default accuracy.
         input_shape: one example's shape; default the training inputs' ``x.shape[1:]``.
+        grad_norm: also record ``grad_norm``, each epoch's mean global norm of the gradient (a static switch).
 
     Example::
 
@@ -41,12 +42,13 @@ class Trial(NamedTuple):
     l2: Any = 0.0
     metrics: Mapping[str, Metric] = DEFAULT_METRICS
     input_shape: Sequence[int] | None = None
+    grad_norm: bool = False
 
 
 def as_trial(value: Any) -> Trial:
     """``value`` (a Trial or a dict of its fields) as a checked Trial; TypeError explaining the contract else."""
     contract = ("build(hp) must return sweep.Trial(model, optimizer, loss=..., l2=..., metrics=..., "
-                "input_shape=...) or a dict with those keys")
+                "input_shape=..., grad_norm=...) or a dict with those keys")
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(Trial._fields))
         if unknown or "model" not in value or "optimizer" not in value:
@@ -59,6 +61,8 @@ def as_trial(value: Any) -> Trial:
         raise TypeError(f"{contract}; Trial.model is {value.model!r:.200}, which is not a layer with init/apply.")
     if not isinstance(value.optimizer, Optimizer):
         raise TypeError(f"{contract}; Trial.optimizer is {value.optimizer!r:.200}, not a jaxnn.optim.Optimizer.")
+    if not isinstance(value.grad_norm, bool):
+        raise TypeError(f"{contract}; Trial.grad_norm={value.grad_norm!r} must be a bool (True or False).")
     if not callable(value.loss) or not isinstance(value.metrics, Mapping):
         raise TypeError(f"{contract}; Trial.loss must be callable and Trial.metrics a mapping name -> fn.")
     return value

@@ -220,3 +220,19 @@ def test_named_eval_sets_and_recorders(standard):
 def test_recorded_names_may_not_shadow_config_fields():
     with pytest.raises(ValueError, match=r"recorded names \['lr'\] are also config fields"):
         _run(recorders={"lr": lambda ts: ts.step})
+
+
+def test_trial_grad_norm_records_the_mean_gradient_norm_as_fit_does():
+    def build(hp):
+        return BUILD(hp)._replace(grad_norm=True)
+
+    configs = _subset([CONFIGS[1]])
+    result = _run(configs, build, shared_order=False, key=3)
+    trial = build({k: np.float32(v) for k, v in CONFIGS[1].items()})
+    ts = train.create(trial.model, trial.optimizer, sweep.config_key(3, 0), (X.shape[1],))
+    step = train.make_train_step(trial.model, trial.optimizer, l2=trial.l2, grad_norm=True)
+    _, history = train.fit(ts, step, (X, Y), epochs=2, batch_size=BATCH, progress=False)
+    np.testing.assert_allclose(result.history["grad_norm"][0, 0], history["grad_norm"], rtol=2e-5)
+    assert "grad_norm" not in _run(_subset([CONFIGS[1]])).history
+    with pytest.raises(TypeError, match="grad_norm='yes' must be a bool"):
+        _run(configs, lambda hp: BUILD(hp)._replace(grad_norm="yes"))
