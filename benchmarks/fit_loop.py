@@ -25,7 +25,6 @@ faster than (c) and (d).
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -40,41 +39,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._machine import LoadMeter, cores, cpu_model, verdict
 from jaxnn import data, nn, optim, train
 
 BATCH = 100
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 TARGET_VS_SCAN = 1.2  # fit's time may be at most this multiple of the hand-written scan's
 TARGET_SPEEDUP = 3.0  # fit must be at least this many times faster than the per-step loop and PyTorch
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_jiffies() -> tuple[int, int] | None:
-    """(busy jiffies of the whole machine, jiffies of this process) from /proc, or None where there is none.
-
-    Their difference over the timed runs is what other processes took: a benchmark on a shared machine should
-    say how shared it was.
-    """
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return None
-    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
-    return busy, int(own[11]) + int(own[12])  # utime + stime
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -295,18 +266,13 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         losses[name] = run()
         warmup[name] = time.perf_counter() - start
-    jiffies_before, start_all = cpu_jiffies(), time.perf_counter()
+    meter = LoadMeter().start()
     for _ in range(args.repeats):
         for name, run in variants.items():
             start = time.perf_counter()
             losses[name] = run()
             times[name].append(time.perf_counter() - start)
-    jiffies_after, elapsed = cpu_jiffies(), time.perf_counter() - start_all
-    others = None
-    if jiffies_before and jiffies_after:
-        tick = os.sysconf("SC_CLK_TCK")
-        other_busy = (jiffies_after[0] - jiffies_before[0]) - (jiffies_after[1] - jiffies_before[1])
-        others = max(0.0, other_busy / tick / (elapsed * cores()))
+    others = meter.stop()
 
     median = {name: statistics.median(t) for name, t in times.items()}
     base = median["(b) hand-written scan"]
@@ -319,9 +285,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:24s} {warmup[name]:10.3f} {t:9.3f} {min(times[name]):7.3f} {t / args.steps * 1e6:8.1f} "
               f"{args.steps / t:8.0f} {t / base:6.2f}x {t / fit_time:6.2f}x {losses[name]:16.5f}")
     print(f"(warm-up = the first run, compilation included; steady = median of {args.repeats}, min = fastest)")
-    if others is not None:
-        print(f"other processes used {others:.0%} of the machine's {cores()} cores during the timed runs"
-              + (": the machine was busy, expect noisy numbers" if others > 0.1 else ""))
+    print(meter.line())
 
     print()
     spread = (max(losses.values()) - min(losses.values())) / min(losses.values())
@@ -333,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict:
             speedup = median[name] / fit_time
             checks[f"fit >= {TARGET_SPEEDUP:g}x faster than {name[4:]}"] = (speedup, speedup >= TARGET_SPEEDUP)
     for label, (ratio, met) in checks.items():
-        print(f"target {label:42s} {ratio:6.2f}x  {'MET' if met else 'MISSED'}")
+        print(f"target {label:42s} {ratio:6.2f}x  {verdict(met, others)}")
     if torch is None:
         print(f"target fit >= {TARGET_SPEEDUP:g}x faster than PyTorch: not measured ({torch_note})")
 

@@ -44,7 +44,6 @@ faster than (d), and at least 50% of the measured matmul peak.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -60,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks.fit_loop import cores, cpu_jiffies, cpu_model
+from benchmarks._machine import LoadMeter, cores, cpu_model, verdict
 from jaxnn import data, nn, optim, sweep, train
 
 BATCH = 100
@@ -361,17 +360,13 @@ def main(argv: list[str] | None = None) -> dict:
         losses[name] = run()
         warmup[name] = (time.perf_counter() - start) * scale[name]
         print(f"warm-up {name}: {warmup[name]:.2f} s", flush=True)  # long runs show progress
-    jiffies_before, start_all = cpu_jiffies(), time.perf_counter()
+    meter = LoadMeter().start()
     for _ in range(args.repeats):
         for name, run in variants.items():
             start = time.perf_counter()
             losses[name] = run()
             times[name].append((time.perf_counter() - start) * scale[name])
-    jiffies_after, elapsed = cpu_jiffies(), time.perf_counter() - start_all
-    others = None
-    if jiffies_before and jiffies_after:
-        other_busy = (jiffies_after[0] - jiffies_before[0]) - (jiffies_after[1] - jiffies_before[1])
-        others = max(0.0, other_busy / os.sysconf("SC_CLK_TCK") / (elapsed * cores()))
+    others = meter.stop()
 
     median = {name: statistics.median(t) for name, t in times.items()}
     work = args.configs * args.steps
@@ -388,9 +383,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{np.max(np.abs(losses[name] - reference[: losses[name].size])):17.2e}")
     print(f"(warm-up = the first run, compilation included; steady = median of {args.repeats}, min = fastest; "
           f"vs (a) = time / (a)'s time; FLOPs per config and step = {STEP_FLOPS:,})")
-    if others is not None:
-        print(f"other processes used {others:.0%} of the machine's {cores()} cores during the timed runs"
-              + (": the machine was busy, expect noisy numbers" if others > 0.1 else ""))
+    print(meter.line())
 
     print()
     checks = {"(a) >= 1.0x as fast as (c) vmap + optax": (median["(c) vmap + optax"] / sweep_time, TARGET_VS_PEER)}
@@ -399,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict:
             checks[f"(a) >= 10x as fast as {name}"] = (median[name] / sweep_time, TARGET_VS_TORCH)
     checks["(a) >= 50% of the matmul peak"] = (gflops["(a) jaxnn sweep.run"] / peak, TARGET_PEAK)
     for label, (value, target) in checks.items():
-        print(f"target {label:44s} {value:6.2f}  {'MET' if value >= target else 'MISSED'}")
+        print(f"target {label:44s} {value:6.2f}  {verdict(value >= target, others)}")
     if torch is None:
         print(f"targets against (d): not measured ({torch_note})")
 
