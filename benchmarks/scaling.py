@@ -9,7 +9,8 @@ agree config by config):
     (a) jaxnn sweep.run     all N configs in one ``jit(vmap)`` epoch per ``lax.scan``.
     (c) vmap + optax        the hand-written peer: one ``lax.scan`` over all steps of a vmapped optax step.
     (b) sequential fit      ``train.fit`` run after run: timed on ``--sequential-runs`` runs, its time scaled by
-                            N / runs (the runs do identical work, so time is linear in N).
+                            N / runs (the runs do identical work, so time is linear in N; its first call
+                            counts compilation once).
     (d) torch.func vmap     ``functional_call`` + ``vmap`` + ``grad``, Adam by hand (skipped without torch).
 
 Per N, each variant's first call (compilation included) is timed on its own, then ``--repeats`` calls interleaved
