@@ -15,7 +15,8 @@ all of them compute the loss and accuracy of every step and average them per epo
 For each variant, one warm-up run (which includes compilation) is timed on its own; then ``--repeats`` timed
 runs of the full step count follow, interleaved round-robin across the variants so that a change in background
 load hits all of them alike, and the median is reported. Targets: fit within 1.2x of (b), and at least 3x
-faster than (c) and (d).
+faster than (c) and (d); each prints MET or MISSED, or "inconclusive" when other processes used more than 15% of
+the cores during the repeats (see benchmarks/README.md).
 
     python benchmarks/fit_loop.py                  # 2,000 steps, 5 repeats
     python benchmarks/fit_loop.py --quick          # 200 steps, 1 repeat (a smoke run)
@@ -26,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._machine import LoadMeter, cores, cpu_model, verdict
+from benchmarks._machine import cores, machine, time_interleaved, verdict
 from jaxnn import data, nn, optim, train
 
 BATCH = 100
@@ -255,26 +254,15 @@ def main(argv: list[str] | None = None) -> dict:
         variants["(d) PyTorch"] = build_torch(x, y, epochs, ts0, shuffle_key)
 
     versions = f"jax {jax.__version__}" + (f", torch {torch.__version__}" if torch is not None else "")
-    print(f"{cpu_model()}, {cores()} cores; {versions}; Python {platform.python_version()}")
+    print(f"{machine()}; {versions}; Python {platform.python_version()}")
     print(f"MLP 40-100-100-10 on MNIST-1D, Adam lr {LR}, batch {BATCH}: {args.steps} steps ({epochs} epochs), "
           f"median of {args.repeats} timed run(s) after one warm-up run")
     if torch_note:
         print(f"note: the (d) PyTorch row is skipped ({torch_note})")
 
-    warmup, times, losses = {}, {name: [] for name in variants}, {}
-    for name, run in variants.items():
-        start = time.perf_counter()
-        losses[name] = run()
-        warmup[name] = time.perf_counter() - start
-    meter = LoadMeter().start()
-    for _ in range(args.repeats):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            losses[name] = run()
-            times[name].append(time.perf_counter() - start)
-    others = meter.stop()
-
-    median = {name: statistics.median(t) for name, t in times.items()}
+    timed = time_interleaved(variants, args.repeats)
+    warmup, times, median, losses, meter = timed.first, timed.times, timed.median, timed.results, timed.load
+    others = meter.others
     base = median["(b) hand-written scan"]
     fit_time = median["(a) jaxnn fit"]
     print()
@@ -302,8 +290,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"target fit >= {TARGET_SPEEDUP:g}x faster than PyTorch: not measured ({torch_note})")
 
     return {"steps": args.steps, "repeats": args.repeats, "warmup_s": warmup, "steady_s": median,
-            "times_s": times, "last_epoch_loss": losses, "targets": checks, "versions": versions,
-            "machine": f"{cpu_model()}, {cores()} cores", "other_load": others}
+            "times_s": times, "last_epoch_loss": losses, "versions": versions, "machine": machine(),
+            "other_load": others,
+            "targets": {label: {"value": ratio, "met": met, "verdict": verdict(met, others)}
+                        for label, (ratio, met) in checks.items()}}
 
 
 if __name__ == "__main__":

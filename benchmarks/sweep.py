@@ -22,7 +22,8 @@ for two OpenMP threads to gain much, and on a shared machine their spin-waiting 
 the 2-core machine under load average 14: 3.8 ms per torch step with one thread, 128 ms with two). The two
 sequential variants, (b) and the torch loop, can train only the first ``--sequential-configs`` configs and have
 their times scaled up: they run configs one after another with identical work, so their time is linear in the
-number of configs.
+number of configs (their warm-up counts its compilation once: the first call plus the other configs at the
+steady rate).
 
 Evaluation: ``sweep.run`` evaluates every config on a validation set after each epoch. To keep that work out of
 the comparison, (a) gets the smallest evaluation set the API allows (one example, ``eval_batch_size=1``), and
@@ -34,7 +35,8 @@ interleaved round-robin across variants so that background load hits all alike, 
 Throughput is configs x steps per second and achieved GFLOP/s, counted analytically (forward
 ``2 B (40*100 + 100*100 + 100*10)`` FLOPs per config and step, backward twice that), against the best float32
 matmul rate this script measures on the same machine. Targets: (a) at least as fast as (c), at least 10x
-faster than (d), and at least 50% of the measured matmul peak.
+faster than (d), and at least 50% of the measured matmul peak; each prints MET or MISSED, or "inconclusive"
+when other processes used more than 15% of the cores during the repeats (see benchmarks/README.md).
 
     python benchmarks/sweep.py                          # 64 configs x 2,000 steps, 2 repeats
     python benchmarks/sweep.py --quick                  # 4 configs x 80 steps, 1 repeat (a smoke run)
@@ -45,11 +47,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 if __package__ in (None, ""):  # run as a script: make `jaxnn` and `benchmarks` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks._machine import LoadMeter, cores, cpu_model, verdict
+from benchmarks._machine import machine, time_interleaved, verdict
 from jaxnn import data, nn, optim, sweep, train
 
 BATCH = 100
@@ -274,6 +276,66 @@ def build_torch_func(states, lrs, x, y, batches) -> Callable[[], np.ndarray]:
     return run
 
 
+# The problem every variant trains, and the variants by name: benchmarks/scaling.py builds the same ones per N.
+
+VARIANTS = ("(a) jaxnn sweep.run", "(b) sequential fit", "(c) vmap + optax", "(d) torch loop", "(d) torch.func vmap")
+SEQUENTIAL = ("(b) sequential fit", "(d) torch loop")  # configs one after another: time linear in configs
+
+
+class Problem(NamedTuple):
+    """The data, the configs and what every variant starts from, for one number of configs."""
+
+    x: jax.Array  # training inputs
+    y: jax.Array
+    eval_xy: tuple[jax.Array, jax.Array]  # the smallest evaluation set sweep.run allows: one example
+    configs: sweep.Configs
+    lrs: np.ndarray  # the configs' learning rates, float32
+    states: list[train.TrainState]  # config i's TrainState as the sweep builds it
+    batches: jax.Array  # (steps, BATCH): the shared minibatch indices of every step
+    epochs: int
+
+
+def make_problem(ds: data.Dataset, n_configs: int, epochs: int) -> Problem:
+    """``n_configs`` Adam learning rates (the first ``k`` are the same for every ``n_configs >= k``) on ``ds``."""
+    x, y = jnp.asarray(ds.train.x), jnp.asarray(ds.train.y)
+    configs = sweep.Space(lr=sweep.log_uniform(*LR_RANGE)).sample(jax.random.key(1), n_configs)
+    lrs = np.array([c["lr"] for c in configs], np.float32)
+    order = sweep.order_key(KEY)
+    batches = jnp.concatenate([train.epoch_batches(order, e, x.shape[0], BATCH)[0] for e in range(epochs)])
+    return Problem(x, y, (jnp.asarray(ds.test.x[:1]), jnp.asarray(ds.test.y[:1])), configs, lrs,
+                   initial_states(lrs), batches, epochs)
+
+
+def build_variants(p: Problem, names: tuple[str, ...], sequential_configs: int) -> dict[str, Callable[[], np.ndarray]]:
+    """The variants ``names`` (from :data:`VARIANTS`) on ``p``; those in :data:`SEQUENTIAL` train only the first
+    ``sequential_configs`` configs."""
+    k, train_xy = sequential_configs, (p.x, p.y)
+    builders = {
+        "(a) jaxnn sweep.run": lambda: build_sweep(p.configs, train_xy, p.eval_xy, p.epochs),
+        "(b) sequential fit": lambda: build_sequential(p.states[:k], train_xy, p.eval_xy, p.epochs),
+        "(c) vmap + optax": lambda: build_optax(p.states, p.lrs, p.x, p.y, p.batches),
+        "(d) torch loop": lambda: build_torch_loop(p.states[:k], p.lrs[:k], p.x, p.y, p.batches),
+        "(d) torch.func vmap": lambda: build_torch_func(p.states, p.lrs, p.x, p.y, p.batches),
+    }
+    return {name: builders[name]() for name in names}
+
+
+def import_torch(skip: bool, threads: int) -> tuple[Any, str | None]:
+    """(torch with ``threads`` intra-op threads, None), or (None, why the torch rows are skipped)."""
+    if skip:
+        return None, "the (d) rows are skipped (--no-torch)"
+    try:
+        import torch
+    except ImportError:
+        return None, "torch is not installed: the (d) rows are skipped (pip install torch==2.13.0)"
+    torch.set_num_threads(threads)
+    return torch, None
+
+
+def versions(torch: Any) -> str:
+    return f"jax {jax.__version__}, optax {optax.__version__}" + (f", torch {torch.__version__}" if torch else "")
+
+
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -297,56 +359,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.configs = args.configs if args.configs is not None else (4 if args.quick else 64)
     args.steps = args.steps if args.steps is not None else (80 if args.quick else 2000)
     args.repeats = args.repeats if args.repeats is not None else (1 if args.quick else 2)
-    args.sequential_configs = min(args.sequential_configs or args.configs, args.configs)
+    if args.sequential_configs is None:
+        args.sequential_configs = args.configs
     for name in ("configs", "repeats", "sequential_configs", "torch_threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    args.sequential_configs = min(args.sequential_configs, args.configs)
     return args
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     ds = data.load("mnist1d")
-    x, y = jnp.asarray(ds.train.x), jnp.asarray(ds.train.y)
-    per_epoch = x.shape[0] // BATCH
+    per_epoch = ds.train.x.shape[0] // BATCH
     if args.steps <= 0 or args.steps % per_epoch:
         raise SystemExit(f"--steps must be a positive multiple of {per_epoch} (steps per epoch), got {args.steps}")
     epochs = args.steps // per_epoch
-    eval_xy = (jnp.asarray(ds.test.x[:1]), jnp.asarray(ds.test.y[:1]))  # the smallest eval set sweep.run allows
-
-    configs = sweep.Space(lr=sweep.log_uniform(*LR_RANGE)).sample(jax.random.key(1), args.configs)
-    lrs = np.array([c["lr"] for c in configs], np.float32)
-    states = initial_states(lrs)
-    order = sweep.order_key(KEY)
-    batches = jnp.concatenate([train.epoch_batches(order, e, x.shape[0], BATCH)[0] for e in range(epochs)])
-
+    problem = make_problem(ds, args.configs, epochs)
+    torch, torch_note = import_torch(args.no_torch, args.torch_threads)
     k = args.sequential_configs
-    variants: dict[str, Callable[[], np.ndarray]] = {
-        "(a) jaxnn sweep.run": build_sweep(configs, (x, y), eval_xy, epochs),
-        "(b) sequential fit": build_sequential(states[:k], (x, y), eval_xy, epochs),
-        "(c) vmap + optax": build_optax(states, lrs, x, y, batches),
-    }
-    torch_note = None
-    try:
-        import torch
-    except ImportError:
-        torch, torch_note = None, "torch is not installed: the (d) rows are skipped (pip install torch==2.13.0)"
-    if args.no_torch:
-        torch, torch_note = None, "the (d) rows are skipped (--no-torch)"
-    if torch is not None:
-        torch.set_num_threads(args.torch_threads)
-        variants["(d) torch loop"] = build_torch_loop(states[:k], lrs[:k], x, y, batches)
-        variants["(d) torch.func vmap"] = build_torch_func(states, lrs, x, y, batches)
+    variants = build_variants(problem, VARIANTS if torch else VARIANTS[:3], k)
 
-    versions = (f"jax {jax.__version__}, optax {optax.__version__}"
-                + (f", torch {torch.__version__}" if torch is not None else ""))
-    print(f"{cpu_model()}, {cores()} cores; {versions}; Python {platform.python_version()}")
+    print(f"{machine()}; {versions(torch)}; Python {platform.python_version()}")
     print(f"{args.configs} Adam configs (lr log-uniform in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}]), MLP 40-100-100-10 "
           f"on MNIST-1D, batch {BATCH}: {args.steps} steps ({epochs} epochs) each; median of {args.repeats} timed "
           f"run(s) after one warm-up run")
     if torch_note:
         print(f"note: {torch_note}")
-    scale = {name: args.configs / k if name in ("(b) sequential fit", "(d) torch loop") else 1.0 for name in variants}
     if k < args.configs:
         print(f"note: (b) and the torch loop train the first {k} configs; times scaled by {args.configs / k:g}")
     if torch is not None:
@@ -354,21 +393,11 @@ def main(argv: list[str] | None = None) -> dict:
     peak, peak_n = matmul_peak((128, 256) if args.quick else (256, 512, 1024, 2048))
     print(f"measured float32 matmul peak: {peak:.1f} GFLOP/s (jitted {peak_n}x{peak_n} @ {peak_n}x{peak_n})")
 
-    warmup, times, losses = {}, {name: [] for name in variants}, {}
-    for name, run in variants.items():
-        start = time.perf_counter()
-        losses[name] = run()
-        warmup[name] = (time.perf_counter() - start) * scale[name]
-        print(f"warm-up {name}: {warmup[name]:.2f} s", flush=True)  # long runs show progress
-    meter = LoadMeter().start()
-    for _ in range(args.repeats):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            losses[name] = run()
-            times[name].append((time.perf_counter() - start) * scale[name])
-    others = meter.stop()
+    timed = time_interleaved(variants, args.repeats, {name: args.configs / k for name in SEQUENTIAL},
+                             progress=lambda line: print(line, flush=True))
+    warmup, median, times, losses = timed.first, timed.median, timed.times, timed.results
+    others = timed.load.others
 
-    median = {name: statistics.median(t) for name, t in times.items()}
     work = args.configs * args.steps
     gflops = {name: work * STEP_FLOPS / t / 1e9 for name, t in median.items()}
     sweep_time = median["(a) jaxnn sweep.run"]
@@ -383,7 +412,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{np.max(np.abs(losses[name] - reference[: losses[name].size])):17.2e}")
     print(f"(warm-up = the first run, compilation included; steady = median of {args.repeats}, min = fastest; "
           f"vs (a) = time / (a)'s time; FLOPs per config and step = {STEP_FLOPS:,})")
-    print(meter.line())
+    print(timed.load.line())
 
     print()
     checks = {"(a) >= 1.0x as fast as (c) vmap + optax": (median["(c) vmap + optax"] / sweep_time, TARGET_VS_PEER)}
@@ -396,11 +425,12 @@ def main(argv: list[str] | None = None) -> dict:
     if torch is None:
         print(f"targets against (d): not measured ({torch_note})")
 
-    return {"configs": args.configs, "steps": args.steps, "repeats": args.repeats, "lrs": lrs.tolist(),
+    return {"configs": args.configs, "steps": args.steps, "repeats": args.repeats, "lrs": problem.lrs.tolist(),
             "warmup_s": warmup, "steady_s": median, "times_s": times, "gflops": gflops, "peak_gflops": peak,
             "final_loss": {name: v.tolist() for name, v in losses.items()},
-            "targets": {label: {"value": v, "target": t, "met": v >= t} for label, (v, t) in checks.items()},
-            "versions": versions, "machine": f"{cpu_model()}, {cores()} cores", "other_load": others}
+            "targets": {label: {"value": v, "target": t, "met": v >= t, "verdict": verdict(v >= t, others)}
+                        for label, (v, t) in checks.items()},
+            "versions": versions(torch), "machine": machine(), "other_load": others}
 
 
 if __name__ == "__main__":
