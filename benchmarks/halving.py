@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 9 configs")
     parser.add_argument("--child", choices=["run", "halving"], default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.configs = args.configs or (9 if args.quick else 27)
+    args.configs = (9 if args.quick else 27) if args.configs is None else args.configs
     for name in ("configs", "repeats"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name}={getattr(args, name)} is not allowed: it must be an int >= 1.")
