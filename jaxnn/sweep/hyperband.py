@@ -1,7 +1,7 @@
 """``hyperband``: brackets of successive halving with different starting budgets (Li et al. 2017) in one sweep.
 
 All brackets' configs form one :class:`~jaxnn.sweep.engine.Sweep`; each bracket is a successive halving of its
-own configs (:func:`~jaxnn.sweep.search.halve`), and every rung of every bracket trains in chunks of one size
+own configs (:func:`~jaxnn.sweep.search._halve`), and every rung of every bracket trains in chunks of one size
 per static group, so the whole search compiles each group's programs once.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxnn.sweep import engine
 from jaxnn.sweep.result import SweepResult
-from jaxnn.sweep.search import Runs, check_eta, check_metric, halve, log_floor, rung_work
+from jaxnn.sweep.search import _check_eta, _check_metric, _halve, _log_floor, _rung_work, _Runs
 from jaxnn.sweep.space import Space
 
 
@@ -41,8 +41,8 @@ def hyperband_brackets(max_epochs: int, eta: int = 3) -> list[list[tuple[int, in
         sweep.hyperband_brackets(81, 3)[1]   # [(34, 3), (11, 9), (3, 27), (1, 81)]
     """
     _check_max_epochs("hyperband_brackets", max_epochs)
-    check_eta("hyperband_brackets", eta)
-    s_max = log_floor(max_epochs, eta)
+    _check_eta("hyperband_brackets", eta)
+    s_max = _log_floor(max_epochs, eta)
     plan = []
     for s in range(s_max, -1, -1):
         n = -(-(s_max + 1) * eta**s // (s + 1))  # ceil in integers
@@ -135,22 +135,22 @@ def hyperband(
         result.best()["lr"]; print(result.table())
     """
     _check_max_epochs("hyperband", max_epochs)
-    check_eta("hyperband", eta)
+    _check_eta("hyperband", eta)
     if not isinstance(space, Space):
         raise ValueError(f"hyperband: space={space!r} must be a sweep.Space to sample configs from.")
     plan = hyperband_brackets(max_epochs, eta)
     start, compiled = time.perf_counter(), engine.compile_seconds()
     configs = space.sample(key, sum(bracket[0][0] for bracket in plan))
     sweep = engine.Sweep(build, configs, data, batch_size=batch_size, key=key, **sweep_kwargs)
-    check_metric("hyperband", sweep, metric)
+    _check_metric("hyperband", sweep, metric)
     ends = [[epochs for _, epochs in bracket] for bracket in plan]
-    sizes = sweep.chunk_sizes([w for bracket, e in zip(plan, ends) for w in rung_work(bracket[0][0], e, eta)])
-    runs, rungs, first = Runs.empty(sweep, max_epochs), [], 0
+    sizes = sweep.chunk_sizes([w for bracket, e in zip(plan, ends) for w in _rung_work(bracket[0][0], e, eta)])
+    runs, rungs, first = _Runs.empty(sweep, max_epochs), [], 0
     for s, (bracket, e) in zip(range(len(plan) - 1, -1, -1), zip(plan, ends)):
         configs_of = np.arange(first, first + bracket[0][0])
         first += bracket[0][0]
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"bracket_{s}")
-        rungs += [{"bracket": s, **row} for row in halve(sweep, runs, configs_of, e, eta, metric, folder, sizes)]
+        rungs += [{"bracket": s, **row} for row in _halve(sweep, runs, configs_of, e, eta, metric, folder, sizes)]
     result = sweep.result(engine.Trained(runs.history, runs.diverged_at, []), runs.epochs,
                           time.perf_counter() - start, engine.compile_seconds() - compiled)
     return HyperbandResult(result, rungs, metric)

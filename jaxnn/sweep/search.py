@@ -145,32 +145,32 @@ def successive_halving(
         result = sweep.successive_halving(build, configs, ds, batch_size=100, min_epochs=1, eta=2)
         result.best(1)
     """
-    check_eta("successive_halving", eta)
+    _check_eta("successive_halving", eta)
     if not (isinstance(min_epochs, int) and min_epochs >= 1):
         raise ValueError(f"successive_halving: min_epochs={min_epochs!r} must be an int >= 1.")
     start, compiled = time.perf_counter(), engine.compile_seconds()
     sweep = engine.Sweep(build, configs, data, batch_size=batch_size, **sweep_kwargs)
     n = len(sweep.configs)
     if rungs is None:
-        rungs = 1 + log_floor(n, eta)
+        rungs = 1 + _log_floor(n, eta)
     if not (isinstance(rungs, int) and rungs >= 1):
         raise ValueError(f"successive_halving: rungs={rungs!r} must be None or an int >= 1.")
-    check_metric("successive_halving", sweep, metric)
+    _check_metric("successive_halving", sweep, metric)
     ends = [min_epochs * eta**r for r in range(rungs)]
-    runs = Runs.empty(sweep, ends[-1])
-    halve(sweep, runs, np.arange(n), ends, eta, metric, checkpoint_dir,
-          sweep.chunk_sizes(rung_work(n, ends, eta)))
+    runs = _Runs.empty(sweep, ends[-1])
+    _halve(sweep, runs, np.arange(n), ends, eta, metric, checkpoint_dir,
+           sweep.chunk_sizes(_rung_work(n, ends, eta)))
     return sweep.result(engine.Trained(runs.history, runs.diverged_at, []), runs.epochs, time.perf_counter() - start,
                         engine.compile_seconds() - compiled)
 
 
-def check_eta(caller: str, eta: Any) -> None:
+def _check_eta(caller: str, eta: Any) -> None:
     """Raises unless ``eta`` is an int >= 2 (not a bool)."""
     if not (isinstance(eta, int) and not isinstance(eta, bool) and eta >= 2):
         raise ValueError(f"{caller}: eta={eta!r} must be an int >= 2.")
 
 
-def log_floor(n: int, eta: int) -> int:
+def _log_floor(n: int, eta: int) -> int:
     """The largest ``k`` with ``eta**k <= n``, in integers (a float log can round below an exact power)."""
     k = 0
     while eta ** (k + 1) <= n:
@@ -178,12 +178,12 @@ def log_floor(n: int, eta: int) -> int:
     return k
 
 
-def rung_work(n: int, ends: Sequence[int], eta: int) -> list[tuple[int, int]]:
+def _rung_work(n: int, ends: Sequence[int], eta: int) -> list[tuple[int, int]]:
     """``(configs, epochs)`` of each rung of a halving of ``n`` configs whose rungs end after ``ends`` epochs."""
     return [(max(1, n // eta**r), end - (ends[r - 1] if r else 0)) for r, end in enumerate(ends)]
 
 
-class Runs(NamedTuple):
+class _Runs(NamedTuple):
     """What halving fills in over all the sweep's rows: histories ``(rows, epochs)``, ``diverged_at`` and each
     config's epochs trained."""
 
@@ -192,26 +192,26 @@ class Runs(NamedTuple):
     epochs: np.ndarray
 
     @classmethod
-    def empty(cls, sweep: engine.Sweep, total: int) -> Runs:
+    def empty(cls, sweep: engine.Sweep, total: int) -> _Runs:
         """NaN histories of ``total`` epochs for every name ``sweep`` records, nothing diverged or trained."""
         n, seeds = len(sweep.configs), sweep.seeds
-        history = {name: np.full((n * seeds, total), np.nan, np.float32) for name in recorded(sweep)}
+        history = {name: np.full((n * seeds, total), np.nan, np.float32) for name in _recorded(sweep)}
         return cls(history, np.full(n * seeds, -1, np.int64), np.zeros(n, np.int64))
 
 
-def recorded(sweep: engine.Sweep) -> list[str]:
+def _recorded(sweep: engine.Sweep) -> list[str]:
     """Every name some group of ``sweep`` records per epoch, in first-seen order."""
     return list(dict.fromkeys(name for group in sweep.groups for name in sweep.record_names(group)))
 
 
-def check_metric(caller: str, sweep: engine.Sweep, metric: str) -> None:
+def _check_metric(caller: str, sweep: engine.Sweep, metric: str) -> None:
     """Raises before anything trains unless ``sweep`` records ``metric``."""
-    if metric not in recorded(sweep):
-        raise ValueError(f"{caller}: unknown metric {metric!r}; this sweep records {sorted(recorded(sweep))}.")
+    if metric not in _recorded(sweep):
+        raise ValueError(f"{caller}: unknown metric {metric!r}; this sweep records {sorted(_recorded(sweep))}.")
 
 
-def halve(sweep: engine.Sweep, runs: Runs, alive: np.ndarray, ends: Sequence[int], eta: int, metric: str,
-          checkpoint_dir: str | os.PathLike | None, sizes: dict[tuple, int]) -> list[dict[str, int]]:
+def _halve(sweep: engine.Sweep, runs: _Runs, alive: np.ndarray, ends: Sequence[int], eta: int, metric: str,
+           checkpoint_dir: str | os.PathLike | None, sizes: dict[tuple, int]) -> list[dict[str, int]]:
     """Successive halving of the configs ``alive`` of ``sweep``, rung ``r`` ending after ``ends[r]`` epochs,
     every rung in chunks of ``sizes``; fills in ``runs`` and returns one row per rung (``rung``, ``configs``,
     ``epochs`` at its end, ``survivors``)."""

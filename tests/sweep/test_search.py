@@ -113,7 +113,7 @@ def test_chunk_sizes_minimise_the_modelled_time_of_all_rungs():
     halving = engine.Sweep(BUILD, sweep.grid(lr=[0.01 * (i + 1) for i in range(27)]), DATA, batch_size=BATCH,
                            progress=False)
     group = next(iter(halving.groups))
-    work = search.rung_work(27, [1, 3, 9, 27], 3)
+    work = search._rung_work(27, [1, 3, 9, 27], 3)
     assert work == [(27, 1), (9, 2), (3, 6), (1, 18)]
     # On the CPU (overhead worth one row): 3 rows per chunk cost 39 chunk-epochs of 4, less than 81 of 2 (one
     # row) or 29 of 10 (nine rows); a single call fills one chunk.
