@@ -52,7 +52,8 @@ OVERHEAD_ROWS = {"cpu": 1.0, "accelerator": 4096.0}
 """The fixed cost of one step of a chunk (dispatch, the scan's loop, host work) in rows' worth of compute, for
 :meth:`Sweep.chunk_sizes`. On a quiet 2-core CPU a 40-100-100-10 MLP at batch 100 took 0.36 ms per step for 1
 row, 2.75 ms for 16 and 10.5 ms for 64: about 0.19 ms plus 0.16 ms per row, so the overhead is worth about one
-row. On an accelerator thousands of small rows run in the time of one, so fewer, fuller chunks win."""
+row. On an accelerator many small rows run in the time of one; its 4096 is an assumption, not yet measured (no
+accelerator was at hand), that makes halving's rungs share the largest chunk there."""
 
 
 def root_key(key: jax.Array | int) -> jax.Array:

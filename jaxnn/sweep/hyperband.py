@@ -109,8 +109,8 @@ def hyperband(
     The configs are ``space.sample(key, total)`` (bracket ``s_max`` takes the first ``n``, and so on); each
     bracket halves its own, keeping the best ``1/eta`` by ``metric`` at every rung, survivors continuing from
     their states (as in :func:`~jaxnn.sweep.successive_halving`). All brackets are one sweep trained with
-    ``key``; chunks have one size per static group for every rung of every bracket, so nothing compiles after
-    the first chunk of each group.
+    ``key``; chunks have one size per static group for every rung of every bracket, so after the first chunk of
+    each group only the survivors' state gather compiles, once.
 
     Args:
         build, data, batch_size: as for :func:`~jaxnn.sweep.run`.
