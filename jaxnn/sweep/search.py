@@ -7,7 +7,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -117,7 +117,9 @@ def successive_halving(
 
     Rung ``r`` ends after ``min_epochs * eta**r`` epochs in all. Survivors continue exactly where they stopped:
     their states, and the epoch numbering of their minibatch order, carry over, so a survivor's history equals
-    an uninterrupted run's. Every rung trains its configs together, vmapped, like :func:`~jaxnn.sweep.run`.
+    an uninterrupted run's. Every rung trains its configs together, vmapped, like :func:`~jaxnn.sweep.run`, in
+    chunks of one size for the whole call (:meth:`~jaxnn.sweep.engine.Sweep.chunk_sizes`), so the rungs after
+    the first compile nothing.
 
     Args:
         build, configs, data, batch_size: as for :func:`~jaxnn.sweep.run`.
@@ -133,45 +135,109 @@ def successive_halving(
     Returns:
         A :class:`SweepResult` whose ``epochs`` say how far each config got; histories are NaN past that, and
         :meth:`~SweepResult.best` ranks the configs that trained longest first.
+
+    Raises:
+        ValueError: ``eta``, ``min_epochs`` or ``rungs`` out of range, or a ``metric`` the sweep does not record
+            (before anything trains); whatever :func:`~jaxnn.sweep.run` raises for the other arguments.
+
+    Example::
+
+        result = sweep.successive_halving(build, configs, ds, batch_size=100, min_epochs=1, eta=2)
+        result.best(1)
     """
-    if not (isinstance(eta, int) and eta >= 2):
-        raise ValueError(f"successive_halving: eta={eta!r} must be an int >= 2.")
+    _check_eta("successive_halving", eta)
     if not (isinstance(min_epochs, int) and min_epochs >= 1):
         raise ValueError(f"successive_halving: min_epochs={min_epochs!r} must be an int >= 1.")
     start, compiled = time.perf_counter(), engine.compile_seconds()
     sweep = engine.Sweep(build, configs, data, batch_size=batch_size, **sweep_kwargs)
-    n, seeds = len(sweep.configs), sweep.seeds
+    n = len(sweep.configs)
     if rungs is None:
-        rungs = 1 + int(math.floor(math.log(n) / math.log(eta) + 1e-9))
+        rungs = 1 + _log_floor(n, eta)
     if not (isinstance(rungs, int) and rungs >= 1):
         raise ValueError(f"successive_halving: rungs={rungs!r} must be None or an int >= 1.")
-    total = min_epochs * eta ** (rungs - 1)
-    history: dict[str, np.ndarray] = {}
-    diverged_at = np.full(n * seeds, -1, np.int64)
-    epochs = np.zeros(n, np.int64)
-    alive, done, states = np.arange(n), 0, None
-    for r in range(rungs):
-        target = min_epochs * eta**r
+    _check_metric("successive_halving", sweep, metric)
+    ends = [min_epochs * eta**r for r in range(rungs)]
+    runs = _Runs.empty(sweep, ends[-1])
+    _halve(sweep, runs, np.arange(n), ends, eta, metric, checkpoint_dir,
+           sweep.chunk_sizes(_rung_work(n, ends, eta)))
+    return sweep.result(engine.Trained(runs.history, runs.diverged_at, []), runs.epochs, time.perf_counter() - start,
+                        engine.compile_seconds() - compiled)
+
+
+def _check_eta(caller: str, eta: Any) -> None:
+    """Raises unless ``eta`` is an int >= 2 (not a bool)."""
+    if not (isinstance(eta, int) and not isinstance(eta, bool) and eta >= 2):
+        raise ValueError(f"{caller}: eta={eta!r} must be an int >= 2.")
+
+
+def _log_floor(n: int, eta: int) -> int:
+    """The largest ``k`` with ``eta**k <= n``, in integers (a float log can round below an exact power)."""
+    k = 0
+    while eta ** (k + 1) <= n:
+        k += 1
+    return k
+
+
+def _rung_work(n: int, ends: Sequence[int], eta: int) -> list[tuple[int, int]]:
+    """``(configs, epochs)`` of each rung of a halving of ``n`` configs whose rungs end after ``ends`` epochs."""
+    return [(max(1, n // eta**r), end - (ends[r - 1] if r else 0)) for r, end in enumerate(ends)]
+
+
+class _Runs(NamedTuple):
+    """What halving fills in over all the sweep's rows: histories ``(rows, epochs)``, ``diverged_at`` and each
+    config's epochs trained."""
+
+    history: dict[str, np.ndarray]
+    diverged_at: np.ndarray
+    epochs: np.ndarray
+
+    @classmethod
+    def empty(cls, sweep: engine.Sweep, total: int) -> _Runs:
+        """NaN histories of ``total`` epochs for every name ``sweep`` records, nothing diverged or trained."""
+        n, seeds = len(sweep.configs), sweep.seeds
+        history = {name: np.full((n * seeds, total), np.nan, np.float32) for name in _recorded(sweep)}
+        return cls(history, np.full(n * seeds, -1, np.int64), np.zeros(n, np.int64))
+
+
+def _recorded(sweep: engine.Sweep) -> list[str]:
+    """Every name some group of ``sweep`` records per epoch, in first-seen order."""
+    return list(dict.fromkeys(name for group in sweep.groups for name in sweep.record_names(group)))
+
+
+def _check_metric(caller: str, sweep: engine.Sweep, metric: str) -> None:
+    """Raises before anything trains unless ``sweep`` records ``metric``."""
+    if metric not in _recorded(sweep):
+        raise ValueError(f"{caller}: unknown metric {metric!r}; this sweep records {sorted(_recorded(sweep))}.")
+
+
+def _halve(sweep: engine.Sweep, runs: _Runs, alive: np.ndarray, ends: Sequence[int], eta: int, metric: str,
+           checkpoint_dir: str | os.PathLike | None, sizes: dict[tuple, int]) -> list[dict[str, int]]:
+    """Successive halving of the configs ``alive`` of ``sweep``, rung ``r`` ending after ``ends[r]`` epochs,
+    every rung in chunks of ``sizes``; fills in ``runs`` and returns one row per rung (``rung``, ``configs``,
+    ``epochs`` at its end, ``survivors``)."""
+    seeds, done, states, table = sweep.seeds, 0, None, []
+    for r, target in enumerate(ends):
         rows = (alive[:, None] * seeds + np.arange(seeds)).ravel()
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"rung_{r}")
-        trained = sweep.train(rows, target - done, done, states, keep_states=r + 1 < rungs, checkpoint_dir=folder)
+        last = r + 1 == len(ends)
+        trained = sweep.train(rows, target - done, done, states, keep_states=not last, checkpoint_dir=folder,
+                              sizes=sizes)
         for name, values in trained.history.items():
-            history.setdefault(name, np.full((n * seeds, total), np.nan, np.float32))[rows, done:target] = values
-        diverged_at[rows] = trained.diverged_at
-        epochs[alive], done, states = target, target, trained.states
-        if r + 1 < rungs:
-            alive = _survivors(alive, history, diverged_at, target, seeds, eta, metric)
+            runs.history[name][rows, done:target] = values
+        runs.diverged_at[rows] = trained.diverged_at
+        runs.epochs[alive], done, states = target, target, trained.states
+        table.append({"rung": r, "configs": int(alive.size), "epochs": target, "survivors": 0})
+        if not last:
+            alive = _survivors(alive, runs.history, runs.diverged_at, target, seeds, eta, metric)
+            table[-1]["survivors"] = int(alive.size)
             if not alive.size:
                 break
-    return sweep.result(engine.Trained(history, diverged_at, {}), epochs, time.perf_counter() - start,
-                        engine.compile_seconds() - compiled)
+    return table
 
 
 def _survivors(alive: np.ndarray, history: dict[str, np.ndarray], diverged_at: np.ndarray, epoch: int, seeds: int,
                eta: int, metric: str) -> np.ndarray:
     """The best ``max(1, len(alive) // eta)`` of ``alive`` by ``metric`` after ``epoch`` epochs, sorted by index."""
-    if metric not in history:
-        raise ValueError(f"successive_halving: unknown metric {metric!r}; this sweep records {sorted(history)}.")
     rows = (alive[:, None] * seeds + np.arange(seeds)).ravel()
     score = history[metric][rows, epoch - 1].reshape(-1, seeds).mean(axis=1)
     score = score if minimised(metric) else -score

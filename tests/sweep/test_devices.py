@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent("""
     sharded = sweep.run(BUILD, configs, DATA, **kwargs)
     single = sweep.run(BUILD, configs, DATA, devices=jax.devices()[:1], **kwargs)
     engine = sweep.engine.Sweep(BUILD, configs, DATA, batch_size=BATCH, seeds=2)
-    rows = engine._initial((), np.array([0, 1, 2, 3, 4, 5, 5, 5]), None)
+    rows = engine._initial((), np.array([0, 1, 2, 3, 4, 5, 5, 5]))
     w = rows.ts.params["0"]["w"]
     print(json.dumps({
         "devices": jax.device_count(),

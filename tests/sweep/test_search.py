@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from jaxnn import sweep, train
+from jaxnn.sweep import engine, search
 from jaxnn.sweep.space import Choice, Fixed, LogUniform, Uniform
 
-from .common import BATCH, BUILD, CONFIGS, DATA, SPACE, make_result
+from . import compiles
+from .common import BATCH, BUILD, CONFIGS, DATA, SPACE, make_build, make_result
 
 
 def test_shrink_to_the_span_of_the_best_fraction():
@@ -94,3 +96,27 @@ def test_coarse_to_fine_refuses_results_on_process_zero_only():
     space = sweep.Space(lr=sweep.log_uniform(1e-3, 1e-1))
     with pytest.raises(ValueError, match="all_processes=False is not supported"):
         sweep.coarse_to_fine(space, BUILD, DATA, rounds=2, n=2, epochs=1, batch_size=BATCH, all_processes=False)
+
+
+def test_halving_rungs_after_the_first_compile_only_the_state_select(monkeypatch):
+    calls = compiles.per_call(monkeypatch, engine.Sweep, "train")
+    build = make_build()  # a build of its own: its programs compile in this test, whatever ran before
+    configs = sweep.grid(lr=[0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    result = sweep.successive_halving(build, configs, DATA, batch_size=BATCH, eta=3, progress=False)
+    assert result.epochs.tolist().count(9) == 1 and result.epochs.tolist().count(3) == 2
+    assert len(calls) == 3 and any("run" in name for name in calls[0])  # rung 0 compiled the epoch
+    # Rung 1 gathers the survivors' states from rung 0's chunks (one small program); nothing else compiles.
+    assert set(calls[1]) <= {"jit(_select_rows)"} and calls[2] == []
+
+
+def test_chunk_sizes_minimise_the_modelled_time_of_all_rungs():
+    halving = engine.Sweep(BUILD, sweep.grid(lr=[0.01 * (i + 1) for i in range(27)]), DATA, batch_size=BATCH,
+                           progress=False)
+    group = next(iter(halving.groups))
+    work = search._rung_work(27, [1, 3, 9, 27], 3)
+    assert work == [(27, 1), (9, 2), (3, 6), (1, 18)]
+    # On the CPU (overhead worth one row): 3 rows per chunk cost 39 chunk-epochs of 4, less than 81 of 2 (one
+    # row) or 29 of 10 (nine rows); a single call fills one chunk.
+    assert halving.chunk_sizes(work) == {group: 3}
+    assert halving.chunk_sizes([(27, 5)]) == {group: 27}
+    assert halving.chunk_sizes([(5, 5)]) == {group: 5}
