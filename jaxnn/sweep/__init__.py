@@ -19,10 +19,11 @@ Example::
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
-the others. See :func:`run`, :func:`coarse_to_fine` and :func:`successive_halving`.
+the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving` and :func:`pbt`.
 """
 
 from jaxnn.sweep.engine import config_key, order_key, run
+from jaxnn.sweep.pbt import PBTResult, pbt
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.search import coarse_to_fine, shrink, successive_halving, warn_edges
 from jaxnn.sweep.space import (
@@ -41,6 +42,7 @@ from jaxnn.sweep.trial import Trial
 __all__ = [
     "Configs",
     "Distribution",
+    "PBTResult",
     "Space",
     "SweepResult",
     "Trial",
@@ -52,6 +54,7 @@ __all__ = [
     "int_uniform",
     "log_uniform",
     "order_key",
+    "pbt",
     "run",
     "shrink",
     "successive_halving",
