@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn import optim
+from jaxnn import multihost, optim
 from jaxnn.sweep import engine
 from jaxnn.sweep.program import Program, Row
 from jaxnn.sweep.result import SweepResult, minimised
@@ -56,9 +56,9 @@ class PBTResult(SweepResult):
     def ancestors(self, row: int) -> np.ndarray:
         """``(epochs,)``: the row whose weights became ``row``'s final weights, epoch by epoch (its weights'
         ancestry through the exploits)."""
-        owner = np.empty(self.hparams_epochs, np.int64)
+        owner = np.empty(self._epochs, np.int64)
         current = row
-        for epoch in range(self.hparams_epochs - 1, -1, -1):
+        for epoch in range(self._epochs - 1, -1, -1):
             owner[epoch] = current
             current = next((source for at, source in self.lineage[current] if at == epoch), current)
         return owner
@@ -67,11 +67,11 @@ class PBTResult(SweepResult):
         """``field -> (epochs,)``: the hyperparameters ``row``'s final weights were trained with, epoch by epoch,
         following :meth:`ancestors`: the schedule PBT discovered for that row."""
         owner = self.ancestors(row)
-        epochs = np.arange(self.hparams_epochs)
+        epochs = np.arange(self._epochs)
         return {name: values[owner, epochs] for name, values in self.hparams.items()}
 
     @property
-    def hparams_epochs(self) -> int:
+    def _epochs(self) -> int:  # the epochs the hyperparameters were recorded for
         return next(iter(self.hparams.values())).shape[1]
 
     def plot(self, path: str | os.PathLike | None = None, metric: str = "val_loss") -> Figure:
@@ -80,12 +80,15 @@ class PBTResult(SweepResult):
 
         Example::
 
-            figure = result.plot("pbt.png", metric="val_accuracy")   # result from sweep.pbt
+            space = sweep.Space(lr=sweep.log_uniform(1e-4, 1e-2), weight_decay=sweep.log_uniform(1e-8, 1e-4),
+                                dropout=sweep.uniform(0.0, 0.5), optimizer=sweep.fixed("adam"))
+            found = sweep.pbt(build, space, ds, population=4, epochs=2, batch_size=100, progress=False)
+            figure = found.plot("pbt.png", metric="val_accuracy")   # build, ds: as in jaxnn.sweep
         """
         from matplotlib.figure import Figure
 
         best = self.best(1, metric)[0]["index"] if np.isfinite(self.summary(metric)[0]).any() else 0
-        epochs = np.arange(1, self.hparams_epochs + 1)
+        epochs = np.arange(1, self._epochs + 1)
         fig = Figure(figsize=(4.5 * (1 + len(self.hparams)), 3.5), layout="constrained")
         axes = fig.subplots(1, 1 + len(self.hparams), squeeze=False)[0]
         curves = self.history[self._check(metric)][:, 0]
@@ -235,7 +238,7 @@ def pbt(
         candidates = {name: np.array([c[name] for c in draws], space.fields[name].dtype) for name in hp}
         rows, source, new_hp = step(trained.states[group][1], jax.random.fold_in(explore_key, j),
                                     jnp.asarray(trained.history[metric][:, -1]), candidates)
-        source, hp = jax.device_get((source, new_hp))
+        source, hp = jax.device_get(multihost.gather((source, new_hp)))  # rows may span processes
         explore_seconds.append(time.perf_counter() - tick)
         state = {group: (ids, rows)}
         for row in np.flatnonzero(source != ids):

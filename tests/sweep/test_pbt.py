@@ -67,8 +67,8 @@ def test_nan_ranks_last_and_bottom_rows_copy_top_rows():
                for s in range(12)}
     assert all(src[1] == 1 and src[3] == 3 and src[0] in (1, 3) and src[2] in (1, 3) for src in sources)
     assert len({src[0] for src in sources}) == 2, "sources are drawn from the whole top quantile"
-    maximise = _exploit_explore(program, _rules(SPACE), 1, 0.0, (1.0,), False)
-    assert np.asarray(maximise(rows, jax.random.key(0), scores, candidates(4))[1]).tolist() == [2, 1, 2, 3]  # NaN still last
+    maximise = _exploit_explore(program, _rules(SPACE), 1, 0.0, (1.0,), False)  # NaN is still last
+    assert np.asarray(maximise(rows, jax.random.key(0), scores, candidates(4))[1]).tolist() == [2, 1, 2, 3]
 
 
 def test_explore_follows_the_factors_within_the_bounds_and_sets_the_optimizer_state():
