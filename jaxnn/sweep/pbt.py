@@ -75,8 +75,9 @@ class PBTResult(SweepResult):
         return next(iter(self.hparams.values())).shape[1]
 
     def plot(self, path: str | os.PathLike | None = None, metric: str = "val_loss") -> Figure:
-        """The population's ``metric`` curves (the best row in colour) and, per searched field, every row's
-        values (grey) with the schedule discovered for the best row (:meth:`schedule`). Saves to ``path``.
+        """Every row's ``metric`` curve (grey) with the curve of the best row's weights through its copies
+        (:meth:`ancestors`) and, per searched field, every row's values (grey) with the schedule discovered for
+        the best row (:meth:`schedule`). Saves to ``path`` if given.
 
         Example::
 
@@ -92,10 +93,12 @@ class PBTResult(SweepResult):
         fig = Figure(figsize=(4.5 * (1 + len(self.hparams)), 3.5), layout="constrained")
         axes = fig.subplots(1, 1 + len(self.hparams), squeeze=False)[0]
         curves = self.history[self._check(metric)][:, 0]
-        for i, curve in enumerate(curves):
-            axes[0].plot(epochs, curve, color="C0" if i == best else "0.75", lw=2 if i == best else 0.8,
-                         zorder=3 if i == best else 1)
-        axes[0].set(xlabel="epoch", ylabel=metric, title=f"population of {len(curves)} (row {best} best)")
+        for curve in curves:
+            axes[0].plot(epochs, curve, color="0.75", lw=0.8)
+        # A row's own curve jumps where it copied another row; its weights' curve follows the copies back.
+        axes[0].plot(epochs, curves[self.ancestors(best), epochs - 1], color="C0", lw=2, label=f"row {best}'s weights")
+        axes[0].set(xlabel="epoch", ylabel=metric, title=f"population of {len(curves)} rows (grey)")
+        axes[0].legend(fontsize="small")
         found = self.schedule(best)
         for ax, (name, values) in zip(axes[1:], self.hparams.items()):
             for row in values:

@@ -170,6 +170,8 @@ def test_plot_writes_the_population_and_the_discovered_schedule(tmp_path):
     assert (tmp_path / "pbt.png").stat().st_size > 5_000 and len(figure.axes) == 2
     best = result.best(1, "val_accuracy")[0]["index"]
     np.testing.assert_array_equal(figure.axes[1].lines[-1].get_ydata(), result.schedule(best)["lr"])
+    weights = result.history["val_accuracy"][result.ancestors(best), 0, np.arange(4)]
+    np.testing.assert_array_equal(figure.axes[0].lines[-1].get_ydata(), weights)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
