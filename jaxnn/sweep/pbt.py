@@ -45,7 +45,8 @@ class PBTResult(SweepResult):
             ``source``'s state (its weights then carry ``source``'s history up to that epoch).
         hparams: ``field -> (rows, epochs)``, the value each row trained with during each epoch.
         train_seconds: seconds of each interval's training (the first includes compiling).
-        explore_seconds: seconds of each exploit/explore step, run to completion (the first includes compiling).
+        explore_seconds: seconds of each exploit/explore step, run to completion, with the host's draw of the
+            resampling candidates (the first includes compiling).
     """
 
     lineage: list[list[tuple[int, int]]]
@@ -181,7 +182,8 @@ def pbt(
         metric: the recorded name rows are ranked on (``val_loss``, ``val_accuracy``, ``test_loss`` with
             ``eval_sets={"test": ...}``).
         mode: ``"min"`` or ``"max"``; default: minimise names containing "loss", maximise others.
-        key: the root key (or int seed): initial population, init keys, minibatch order, explore draws.
+        key: the root key (or int seed): initial population, init keys and minibatch order as in ``run``;
+            interval ``j``'s explore draws from ``fold_in`` of the halves of ``split(split(key, 3)[2])``.
         sweep_kwargs: ``shared_order``, ``chunk_size``, ``memory_budget``, ``eval_batch_size``, ``devices``,
             ``progress``, ``eval_sets``, ``recorders``, as for ``run`` (one seed per row: no ``seeds``).
 
