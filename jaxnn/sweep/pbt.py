@@ -238,12 +238,10 @@ def pbt(
         if hi == epochs:
             break
         tick = time.perf_counter()
-        # Drawn by the space itself (one sampling mechanism), the same shape every interval: nothing recompiles.
-        draws = space.sample(jax.random.fold_in(resample_key, j), population)
-        candidates = {name: np.array([c[name] for c in draws], space.fields[name].dtype) for name in hp}
-        rows, source, new_hp = step(trained.states[group][1], jax.random.fold_in(explore_key, j),
-                                    jnp.asarray(trained.history[metric][:, -1]), candidates)
-        source, hp = jax.device_get(multihost.gather((source, new_hp)))  # rows may span processes
+        rows, source, hp = step(trained.states[group][1], jax.random.fold_in(explore_key, j),
+                                jnp.asarray(trained.history[metric][:, -1]),
+                                _candidates(space, jax.random.fold_in(resample_key, j), population, list(hp)))
+        source, hp = jax.device_get(multihost.gather((source, hp)))  # rows may span processes
         explore_seconds.append(time.perf_counter() - tick)
         state = {group: (ids, rows)}
         for row in np.flatnonzero(source != ids):
@@ -254,6 +252,13 @@ def pbt(
     return PBTResult(configs, {n: v[:, None] for n, v in final.items()}, trained.diverged_at[:, None],
                      np.full(population, epochs), time.perf_counter() - start, engine.compile_seconds() - compiled,
                      lineage, hparams, np.array(train_seconds), np.array(explore_seconds))
+
+
+def _candidates(space: Space, key: jax.Array, population: int, names: list[str]) -> dict[str, np.ndarray]:
+    """One resampling candidate per row and field, drawn by the space itself (one sampling mechanism) and of the
+    same shape every interval, so nothing recompiles."""
+    draws = space.sample(key, population)
+    return {name: np.array([c[name] for c in draws], space.fields[name].dtype) for name in names}
 
 
 def _quantile(n: int, fraction: float) -> int:
