@@ -19,11 +19,13 @@ Example::
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
-the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving` and :func:`hyperband`.
+the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving`, :func:`hyperband` and
+:func:`pbt`.
 """
 
 from jaxnn.sweep.engine import config_key, order_key, run
 from jaxnn.sweep.hyperband import HyperbandResult, hyperband, hyperband_brackets
+from jaxnn.sweep.pbt import PBTResult, pbt
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.search import coarse_to_fine, shrink, successive_halving, warn_edges
 from jaxnn.sweep.space import (
@@ -43,6 +45,7 @@ __all__ = [
     "Configs",
     "Distribution",
     "HyperbandResult",
+    "PBTResult",
     "Space",
     "SweepResult",
     "Trial",
@@ -56,6 +59,7 @@ __all__ = [
     "int_uniform",
     "log_uniform",
     "order_key",
+    "pbt",
     "run",
     "shrink",
     "successive_halving",
