@@ -19,9 +19,11 @@ Example::
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
-the others. See :func:`run`, :func:`coarse_to_fine` and :func:`successive_halving`.
+the others. See :func:`run`, :func:`coarse_to_fine` and :func:`successive_halving`; :mod:`jaxnn.sweep.optuna`
+runs an Optuna study's trials as rows of one program (the ``optuna`` extra, imported only when it runs).
 """
 
+from jaxnn.sweep import optuna  # the module: it imports the optuna package only when optimize runs
 from jaxnn.sweep.engine import config_key, order_key, run
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.search import coarse_to_fine, shrink, successive_halving, warn_edges
@@ -51,6 +53,7 @@ __all__ = [
     "grid",
     "int_uniform",
     "log_uniform",
+    "optuna",
     "order_key",
     "run",
     "shrink",
