@@ -131,6 +131,8 @@ def optimize(
 
     Example::
 
+        import optuna
+
         def suggest(trial):
             return {"lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True), "optimizer": "adam",
                     "weight_decay": 0.0, "dropout": trial.suggest_float("dropout", 0.0, 0.5)}
