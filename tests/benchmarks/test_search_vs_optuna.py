@@ -16,8 +16,9 @@ def test_best_so_far_time_to_target_and_best_within_budget():
 
 def test_quick_run_reports_every_search_cold_and_warm(tmp_path):
     figure = tmp_path / "search_vs_optuna.png"
-    summary = bench.main(["--quick", "--epochs", "2", "--configs", "4", "--bridge-trials", "4", "--batch", "2",
-                          "--searches", "jaxnn random,jaxnn + optuna", "--figure", str(figure)])
+    # A budget far above these runs' seconds: the bridge's timeout must not end it before its 4 trials.
+    summary = bench.main(["--quick", "--epochs", "1", "--configs", "4", "--bridge-trials", "4", "--batch", "2",
+                          "--budget", "1000", "--searches", "jaxnn random,jaxnn + optuna", "--figure", str(figure)])
     assert set(summary["searches"]) == {f"{s} ({m})" for s in ("jaxnn random", "jaxnn + optuna")
                                         for m in ("cold", "warm")}
     for row in summary["searches"].values():
@@ -27,5 +28,5 @@ def test_quick_run_reports_every_search_cold_and_warm(tmp_path):
             assert seconds == next((t for t, a in steps if a >= summary["target"]), None)
     # The default target is one point under the random search's own best, so that search reaches it.
     assert None not in summary["searches"]["jaxnn random (cold)"]["time_to_target_s"]
-    assert summary["searches"]["jaxnn + optuna (cold)"]["trials"] == [4]
+    assert summary["searches"]["jaxnn + optuna (cold)"]["trials"] == [4] and summary["budget_s"] == 1000
     assert figure.stat().st_size > 0
