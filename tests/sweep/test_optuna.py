@@ -8,6 +8,7 @@ import pytest
 from jaxnn import sweep
 from jaxnn.sweep import engine
 from jaxnn.sweep.optuna import _freeze, optimize
+from tests.child import run_python
 
 from .common import BATCH, BUILD, CONFIGS, DATA, make_build
 
@@ -177,3 +178,12 @@ def test_an_unknown_metric_raises_before_training_and_fails_the_asked_trials():
         optimize(study, BUILD, DATA, space=SPACE, n_trials=2, batch=ROWS, epochs=1, batch_size=BATCH,
                  metric="val_lossy")
     assert [t.state for t in study.trials] == [State.FAIL, State.FAIL]
+
+
+def test_import_jaxnn_does_not_import_optuna():
+    out = run_python("""
+        import sys
+        import jaxnn
+        print("optuna" in sys.modules, callable(jaxnn.sweep.optuna.optimize))
+    """).stdout
+    assert out.split() == ["False", "True"]
