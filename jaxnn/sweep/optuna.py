@@ -152,8 +152,10 @@ def optimize(
     specs = None if space is None else space.fields
     while n_trials is None or len(done) < n_trials:
         size = batch if n_trials is None else min(batch, n_trials - len(done))
-        trials = [study.ask(distributions) for _ in range(size)]
+        trials: list[optuna.Trial] = []
         try:
+            for _ in range(size):  # one by one, so that a failing ask leaves no asked trial untold
+                trials.append(study.ask(distributions))
             configs, specs = _configs(trials, space, suggest, specs)
             done += _run_batch(study, build, data, trials, configs, specs, batch, epochs, batch_size, metric, key,
                                sweep_kwargs)
