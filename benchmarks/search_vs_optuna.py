@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import math
 import os
@@ -325,6 +326,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = sorted(set(args.searches) - set(SEARCHES))
     if unknown or not args.searches:
         parser.error(f"--searches: unknown {unknown}; choose from {list(SEARCHES)}")
+    if importlib.util.find_spec("optuna") is None:
+        parser.error("optuna is not installed: pip install optuna (a benchmark-only dependency, or jaxnn[optuna])")
+    if importlib.util.find_spec("torch") is None and "optuna + torch" in args.searches and not args.child:
+        print("note: torch is not installed: 'optuna + torch' is skipped (pip install torch==2.13.0)")
+        args.searches.remove("optuna + torch")
     return args
 
 
