@@ -311,10 +311,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", type=float, default=None, help="target val accuracy (default: see above)")
     parser.add_argument("--budget", type=float, default=None, help="wall budget in seconds (default: see above)")
     parser.add_argument("--figure", default=None, help="write the best-so-far figure there (PNG)")
+    parser.add_argument("--json", default=None, help="write the summary there (JSON)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--cache", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.command = " ".join(["python benchmarks/search_vs_optuna.py", *(sys.argv[1:] if argv is None else argv)])
     defaults = {"seeds": (5, 1), "epochs": (20, 3), "configs": (64, 8), "halving_configs": (81, 9),
                 "bridge_trials": (64, 8), "batch": (16, 4), "optuna_trials": (1000, 3)}
     for name, (full, quick) in defaults.items():
@@ -408,9 +410,13 @@ def report(args: argparse.Namespace, measured: dict, meter: LoadMeter) -> dict:
               f"{'not measured' if value is None else verdict(value >= goal, others)}")
     if args.figure:
         figure(rows, target, budget, args.figure)
-    return {"target": target, "budget_s": budget, "searches": rows, "other_load": others,
-            "targets": {k: {"value": v, "target": g} for k, (v, g) in checks.items()},
-            "machine": f"{cpu_model()}, {cores()} cores", "versions": versions, "seeds": args.seeds}
+    summary = {"target": target, "budget_s": budget, "searches": rows, "other_load": others,
+               "targets": {k: {"value": v, "target": g} for k, (v, g) in checks.items()},
+               "machine": f"{cpu_model()}, {cores()} cores", "versions": versions, "seeds": args.seeds,
+               "date": datetime.date.today().isoformat(), "command": args.command}
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 def targets(rows: dict) -> dict[str, tuple[float | None, float]]:

@@ -1,5 +1,7 @@
 """The search-vs-Optuna benchmark runs end to end on a tiny setting, and its summary follows from its events."""
 
+import json
+
 import pytest
 
 from benchmarks import search_vs_optuna as bench
@@ -18,7 +20,8 @@ def test_quick_run_reports_every_search_cold_and_warm(tmp_path):
     figure = tmp_path / "search_vs_optuna.png"
     # A budget far above these runs' seconds: the bridge's timeout must not end it before its 4 trials.
     summary = bench.main(["--quick", "--epochs", "1", "--configs", "4", "--bridge-trials", "4", "--batch", "2",
-                          "--budget", "1000", "--searches", "jaxnn random,jaxnn + optuna", "--figure", str(figure)])
+                          "--budget", "1000", "--searches", "jaxnn random,jaxnn + optuna", "--figure", str(figure),
+                          "--json", str(tmp_path / "summary.json")])
     assert set(summary["searches"]) == {f"{s} ({m})" for s in ("jaxnn random", "jaxnn + optuna")
                                         for m in ("cold", "warm")}
     for row in summary["searches"].values():
@@ -30,3 +33,4 @@ def test_quick_run_reports_every_search_cold_and_warm(tmp_path):
     assert None not in summary["searches"]["jaxnn random (cold)"]["time_to_target_s"]
     assert summary["searches"]["jaxnn + optuna (cold)"]["trials"] == [4] and summary["budget_s"] == 1000
     assert figure.stat().st_size > 0
+    assert json.loads((tmp_path / "summary.json").read_text())["target"] == summary["target"]
