@@ -33,7 +33,7 @@ import numpy as np
 from jaxnn import checkpoint, data, losses, nn, optim, sweep, train
 """
 # Optional extras an example may need; without them its block is skipped, not failed.
-OPTIONAL = ("mnist1d", "sklearn", "optax", "flax", "equinox", "tensorboardX")
+OPTIONAL = ("mnist1d", "sklearn", "optax", "flax", "equinox", "tensorboardX", "optuna")
 
 
 @dataclass(frozen=True)

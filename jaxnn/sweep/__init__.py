@@ -20,9 +20,11 @@ Configs with the same static values (here: the optimizer) form one vmapped progr
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
 the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving`, :func:`hyperband` and
-:func:`pbt`.
+:func:`pbt`; :mod:`jaxnn.sweep.optuna` runs an Optuna study's trials as rows of one program (the ``optuna``
+extra, imported only when it runs).
 """
 
+from jaxnn.sweep import optuna  # the module: it imports the optuna package only when optimize runs
 from jaxnn.sweep.engine import config_key, order_key, run
 from jaxnn.sweep.hyperband import HyperbandResult, hyperband, hyperband_brackets
 from jaxnn.sweep.pbt import PBTResult, pbt
@@ -58,6 +60,7 @@ __all__ = [
     "hyperband_brackets",
     "int_uniform",
     "log_uniform",
+    "optuna",
     "order_key",
     "pbt",
     "run",
