@@ -19,10 +19,12 @@ Example::
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
-the others. See :func:`run`, :func:`coarse_to_fine` and :func:`successive_halving`.
+the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving` and :func:`lr_find` (the
+learning-rate range test for every config at once).
 """
 
 from jaxnn.sweep.engine import config_key, order_key, run
+from jaxnn.sweep.lr_find import LRFindResult, lr_find
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.search import coarse_to_fine, shrink, successive_halving, warn_edges
 from jaxnn.sweep.space import (
@@ -41,6 +43,7 @@ from jaxnn.sweep.trial import Trial
 __all__ = [
     "Configs",
     "Distribution",
+    "LRFindResult",
     "Space",
     "SweepResult",
     "Trial",
@@ -51,6 +54,7 @@ __all__ = [
     "grid",
     "int_uniform",
     "log_uniform",
+    "lr_find",
     "order_key",
     "run",
     "shrink",
