@@ -21,8 +21,9 @@ Then, on the host, per row (the rule of fastai's ``LRFinder`` and its ``steep`` 
 - **suggestion**: the learning rate at the steepest descent of the smoothed loss against log lr,
   ``lr_t*`` with ``t* = argmin_t (s_(t+1) − s_t) / (ln lr_(t+1) − ln lr_t)`` over
   ``⌊steps/10⌋ <= t`` and ``t + 1 < end`` (both points counted; the first tenth skipped, as fastai does,
-  because there the lr is too small to move the loss and the bias-corrected average is still noisy). NaN
-  when that window is empty.
+  because there the lr is too small to move the loss and the bias-corrected average is still noisy; fastai
+  also drops the last 5 recorded steps, here only the stopping step is left out). NaN when that window is
+  empty.
 
 fastai's ``lr_find`` and Lightning's ``Tuner.lr_find`` run the test for one model at a time; here "the best lr
 for each of these 8 optimizer settings" is one call.
