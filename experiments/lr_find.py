@@ -102,9 +102,9 @@ def plot(found: list[sweep.LRFindResult], lrs: np.ndarray, results: dict[str, di
         low = np.nanmin(curve)
         right.plot(result["suggestions"], np.full(len(found), low - 0.05 * (o + 1)), "|", color=color, markersize=10)
     left.set(xscale="log", xlabel="learning rate", ylabel="smoothed training loss",
-             title=f"range test (first key): {len(first.lrs)} steps, dots at the steepest descent")
+             title=f"range test, first key: {len(first.lrs)} steps (dot: steepest descent)")
     right.set(xscale="log", xlabel="learning rate", ylabel=f"final {METRIC}",
-              title=f"grid of short runs: best (square); suggestions of {len(found)} keys (ticks), median (dashed)")
+              title=f"grid: best (square); {len(found)} keys' suggestions (ticks), median (dashed)")
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")

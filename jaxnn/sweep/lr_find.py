@@ -23,7 +23,10 @@ Then, on the host, per row (the rule of fastai's ``LRFinder`` and its ``steep`` 
   ``⌊steps/10⌋ <= t`` and ``t + 1 < end`` (both points counted; the first tenth skipped, as fastai does,
   because there the lr is too small to move the loss and the bias-corrected average is still noisy; fastai
   also drops the last 5 recorded steps, here only the stopping step is left out). NaN when that window is
-  empty.
+  empty. Why this rule and not fastai's default ``valley`` or ``minimum/10``: it is where the loss falls
+  fastest per factor of lr, a function of the smoothed curve alone; ``valley`` is a heuristic about the longest
+  decreasing stretch, and the minimum moves with the noise just before the blow-up (:meth:`LRFindResult.rows`
+  reports ``lr_at_min`` for those who want ``minimum/10``).
 
 fastai's ``lr_find`` and Lightning's ``Tuner.lr_find`` run the test for one model at a time; here "the best lr
 for each of these 8 optimizer settings" is one call.
