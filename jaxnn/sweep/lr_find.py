@@ -78,6 +78,7 @@ class LRFindResult:
         stopped_at: ``(rows,)`` the first step not counted (``steps`` when all were).
         diverged_at: ``(rows,)`` the step at which a row's loss or params stopped being finite, -1 if never.
         k: the stopping factor used.
+        lr_field: the field the ramp replaced (left out of :meth:`rows`: its value in ``configs`` was not used).
         wall_time: seconds the call took, compilation included; ``compile_time`` the part spent compiling.
     """
 
@@ -89,17 +90,20 @@ class LRFindResult:
     stopped_at: np.ndarray
     diverged_at: np.ndarray
     k: float
+    lr_field: str
     wall_time: float
     compile_time: float
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per config, in order: index, its fields, ``suggested``, the smallest smoothed loss and the lr
-        where it was reached (``min_loss``, ``lr_at_min``), ``stopped_at`` and ``diverged_at`` (None if finite)."""
+        """One dict per config, in order: index, its fields but ``lr_field``, ``suggested``, the smallest smoothed
+        loss and the lr where it was reached (``min_loss``, ``lr_at_min``), ``stopped_at`` and ``diverged_at``
+        (None if finite)."""
         out = []
         for i, config in enumerate(self.configs):
             counted = np.isfinite(self.smoothed[i])
             best = int(np.nanargmin(self.smoothed[i])) if counted.any() else None
-            out.append({"index": i, **config, "suggested": float(self.suggested[i]),
+            fields = {name: value for name, value in config.items() if name != self.lr_field}
+            out.append({"index": i, **fields, "suggested": float(self.suggested[i]),
                         "min_loss": float(self.smoothed[i, best]) if best is not None else math.nan,
                         "lr_at_min": float(self.lrs[best]) if best is not None else math.nan,
                         "stopped_at": int(self.stopped_at[i]),
@@ -211,7 +215,7 @@ def lr_find(
     stopped_at = _counted(smoothed, k)
     smoothed = np.where(np.arange(steps)[None, :] >= stopped_at[:, None], np.nan, smoothed)
     return LRFindResult(configs, lrs, losses, smoothed, _steepest(lrs, smoothed, stopped_at), stopped_at,
-                        diverged_at, float(k), time.perf_counter() - start, compile_seconds() - compiled)
+                        diverged_at, float(k), lr_field, time.perf_counter() - start, compile_seconds() - compiled)
 
 
 def _check(low: Any, high: Any, steps: Any, k: Any, lr_field: Any) -> None:

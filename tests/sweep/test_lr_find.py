@@ -135,6 +135,7 @@ def test_rows_equal_single_runs_in_every_group():
         end = int(result.stopped_at[i])
         np.testing.assert_allclose(result.losses[i, :end], alone[:end], rtol=2e-5, atol=1e-7, err_msg=str(config))
     assert result.configs[2] == configs[2] and "lr_find.low" not in result.configs.names
+    assert [row["momentum"] for row in result.rows()] == [0.0, 0.0, 0.9]
 
 
 def test_one_program_serves_every_row_and_every_range():
@@ -179,6 +180,11 @@ def test_a_build_that_computes_with_the_lr_is_told_to_pass_it_on():
     with pytest.raises(TypeError) as error:
         _find(build, [{"lr": 0.1}])
     assert "hand it to the optimizer as is" in "".join(error.value.__notes__)
+
+
+def test_the_ignored_lr_is_left_out_of_the_table():
+    result = _find(configs=[{"lr": 0.3, "momentum": 0.5}], steps=20)
+    assert result.configs[0]["lr"] == 0.3 and "lr" not in result.rows()[0] and "momentum" in result.rows()[0]
 
 
 def test_table_and_plot(full_batch, tmp_path):
