@@ -8,7 +8,8 @@ they can be vmapped over, read back with ``hparams`` and changed with ``set_hpar
 "epochs" (``step_decay(0.1, 0.5, every=5 * steps_per_epoch)``) are expressed in steps.
 
 Every schedule here is bounded by construction: its values lie between ``lr0`` and its limit (0 for the decays,
-``final`` for :func:`cosine_decay`; a :func:`warmup` ramp stays below the value it ramps to), and the optimizer
+``final`` for :func:`cosine_decay` and :func:`exponential_ramp`; a :func:`warmup` ramp stays below the value it
+ramps to), and the optimizer
 checks both ends of that range against the hyperparameter it sets, so ``sgd(momentum=cosine_decay(0.5, 100,
 final=1.5))`` is refused when it is built rather than running with momentum above 1.
 """
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn.optim.hyperparams import Schedule
+from jaxnn.validation import check_range
 
 
 def _constant(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
@@ -43,13 +45,17 @@ def _cosine_decay(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
     return p["final"] + (p["lr0"] - p["final"]) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
 
 
+def _exponential_ramp(p: dict[str, jax.Array], t: jax.Array) -> jax.Array:
+    return p["lr0"] * (p["final"] / p["lr0"]) ** (jnp.minimum(t, p["total_steps"]) / p["total_steps"])
+
+
 def _decay_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """From ``lr0`` down to 0, reached in the limit unless the decay is switched off (``k = 0``, ``factor = 1``)."""
     still = p.get("k", 0.0) == 0 and p.get("factor", 1.0) == 1
     return (p["lr0"] if still else np.zeros_like(p["lr0"])), p["lr0"]
 
 
-def _cosine_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _level_bounds(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(p["lr0"], p["final"]), np.maximum(p["lr0"], p["final"])
 
 
@@ -114,7 +120,29 @@ def cosine_decay(lr0: float, total_steps: float, final: float = 0.0) -> Schedule
 
         opt = optim.adam(optim.cosine_decay(1e-3, total_steps=1000, final=1e-5))
     """
-    return Schedule(_cosine_decay, _cosine_bounds, lr0=lr0, total_steps=total_steps, final=final)
+    return Schedule(_cosine_decay, _level_bounds, lr0=lr0, total_steps=total_steps, final=final)
+
+
+def exponential_ramp(lr0: float, final: float, total_steps: float) -> Schedule:
+    """``lr(t) = lr0 · (final/lr0)^(min(t, T)/T)`` with ``T = total_steps``: geometric steps from ``lr0`` at
+    ``t = 0`` to ``final`` at ``t = T``, then ``final``.
+
+    With ``final > lr0`` this is the learning-rate range test's ramp (Smith 2017; :func:`jaxnn.sweep.lr_find`
+    uses it with ``T = steps − 1``); with ``final < lr0`` an exponential decay that ends at ``final``. Both ends
+    are levels of the schedule, so they are checked against the range of the hyperparameter it sets.
+
+    Raises:
+        ValueError: if ``lr0 <= 0``, ``final <= 0`` (a geometric path needs both ends positive) or
+            ``total_steps <= 0``.
+
+    Example::
+
+        ramp = optim.exponential_ramp(1e-4, 1.0, total_steps=99)    # 1e-4 at t = 0, 1e-2 at t = 49.5, 1 at t = 99
+        opt = optim.sgd(ramp, momentum=0.9)
+    """
+    for name, value in (("lr0", lr0), ("final", final)):
+        check_range(name, value, lambda v: v > 0, "a number > 0 (exponential_ramp interpolates geometrically)")
+    return Schedule(_exponential_ramp, _level_bounds, lr0=lr0, final=final, total_steps=total_steps)
 
 
 def warmup(schedule: Schedule, steps: float) -> Schedule:

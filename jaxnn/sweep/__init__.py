@@ -19,14 +19,16 @@ Example::
 Configs with the same static values (here: the optimizer) form one vmapped program; each config has its own
 params, BatchNorm state, optimizer state and PRNG key. Groups run in equal-sized chunks (one compilation) that
 fit a memory budget, sharded over all devices. A config that diverges is frozen and marked, without touching
-the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving`, :func:`hyperband` and
-:func:`pbt`; :mod:`jaxnn.sweep.optuna` runs an Optuna study's trials as rows of one program (the ``optuna``
-extra, imported only when it runs).
+the others. See :func:`run`, :func:`coarse_to_fine`, :func:`successive_halving`, :func:`hyperband`,
+:func:`pbt` and :func:`lr_find` (the learning-rate range test for every config at once);
+:mod:`jaxnn.sweep.optuna` runs an Optuna study's trials as rows of one program (the ``optuna`` extra, imported
+only when it runs).
 """
 
 from jaxnn.sweep import optuna  # the module: it imports the optuna package only when optimize runs
 from jaxnn.sweep.engine import config_key, order_key, run
 from jaxnn.sweep.hyperband import HyperbandResult, hyperband, hyperband_brackets
+from jaxnn.sweep.lr_find import LRFindResult, lr_find
 from jaxnn.sweep.pbt import PBTResult, pbt
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.search import coarse_to_fine, shrink, successive_halving, warn_edges
@@ -47,6 +49,7 @@ __all__ = [
     "Configs",
     "Distribution",
     "HyperbandResult",
+    "LRFindResult",
     "PBTResult",
     "Space",
     "SweepResult",
@@ -60,6 +63,7 @@ __all__ = [
     "hyperband_brackets",
     "int_uniform",
     "log_uniform",
+    "lr_find",
     "optuna",
     "order_key",
     "pbt",

@@ -115,6 +115,10 @@ def cosine_decay(lr0, total_steps, final=0.0):
     return lambda t: final + (lr0 - final) * 0.5 * (1 + np.cos(np.pi * min(t, total_steps) / total_steps))
 
 
+def exponential_ramp(lr0, final, total_steps):
+    return lambda t: lr0 * (final / lr0) ** (min(t, total_steps) / total_steps)
+
+
 def warmup(schedule, steps):
     """Linear ramp to schedule(0), never past it; the schedule's own clock starts at t = steps."""
     return lambda t: schedule(0) * min(1.0, (t + 1) / steps) if t < steps else schedule(t - steps)

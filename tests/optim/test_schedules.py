@@ -19,6 +19,8 @@ CASES = [
     ("inverse_time_decay", (0.5, 0.25)),
     ("cosine_decay", (0.5, 30)),
     ("cosine_decay", (0.5, 30, 0.1)),  # held at `final` after total_steps
+    ("exponential_ramp", (1e-3, 1.0, 30)),  # lr_find's ramp, held at `final` after total_steps
+    ("exponential_ramp", (0.5, 0.01, 12.5)),  # a geometric decay to `final`
 ]
 
 
@@ -87,6 +89,11 @@ def test_warmup_never_passes_the_value_it_ramps_to(steps):
                                                                      r"1e-08"),
         (lambda: optim.rmsprop(decay=optim.warmup(optim.constant(1.0), 10)), r"decay=Schedule\(warmup\(_constant\).* "
                                                                              r"from 0\.1 to 1\.0"),
+        (lambda: optim.sgd(momentum=optim.exponential_ramp(0.5, 1.5, 10)), r"momentum=Schedule\(_exponential_ramp.* "
+                                                                           r"from 0\.5 to 1\.5"),
+        (lambda: optim.exponential_ramp(0.0, 1.0, 10), r"lr0=0\.0 is not allowed: lr0 must be a number > 0"),
+        (lambda: optim.exponential_ramp(1e-3, -1.0, 10), r"final=-1\.0 is not allowed: final must be a number > 0"),
+        (lambda: optim.exponential_ramp(1e-3, 1.0, 0), r"total_steps=0 is not allowed"),
     ],
 )
 def test_a_schedule_is_checked_at_every_step_it_can_reach(make, message):
