@@ -69,8 +69,8 @@ class Program:
         """Stacked rows from stacked ``hp``, config indices and seeds, with keys :func:`row_key` of ``root``;
         each row's result depends on its own inputs only.
 
-        One program (:attr:`init` jits this) derives the keys and initialises every row. Init runs once per
-        chunk, so a sequential ``lax.map`` costs little here, and XLA compiles it faster than the vmapped init.
+        One program (:attr:`init` jits this) derives the keys and initialises every row; init runs once per
+        chunk, so a sequential ``lax.map`` costs little here.
         """
         return jax.lax.map(lambda args: self.init_one(args[0], row_key(root, *args[1:])), (hp, configs, seeds))
 
