@@ -50,7 +50,8 @@ from jaxnn.validation import check_seed
 
 def root_key(key: jax.Array | int) -> jax.Array:
     """``key``, or ``jax.random.key(key)`` for an int seed."""
-    return _seeded(check_seed("key", key)) if isinstance(key, int | np.integer) else key
+    # uint32: the whole range check_seed allows, which a Python int traced as int32 would overflow.
+    return _seeded(np.uint32(check_seed("key", key))) if isinstance(key, int | np.integer) else key
 
 
 _seeded = jax.jit(jax.random.key)  # one program; called eagerly the int is staged by a program of its own

@@ -46,6 +46,15 @@ def test_own_order_equals_train_fit_config_by_config():
     assert not np.array_equal(result.history["val_loss"][i, 0], result.history["val_loss"][i, 1])
 
 
+@pytest.mark.parametrize("seed", [5, 2**32 - 1])
+def test_config_and_order_keys_are_the_documented_derivations_of_the_seed(seed):
+    root = jax.random.key(seed)
+    expected = jax.random.fold_in(jax.random.fold_in(jax.random.split(root)[1], 3), 1)
+    np.testing.assert_array_equal(jax.random.key_data(sweep.config_key(seed, 3, 1)), jax.random.key_data(expected))
+    np.testing.assert_array_equal(jax.random.key_data(sweep.order_key(seed)),
+                                  jax.random.key_data(jax.random.split(root)[0]))
+
+
 def test_a_traced_init_scale_draws_as_train_create_does_with_the_config_key():
     # Row i's init is train.create's with config_key(key, i): the one draw per model, with a traced std.
     def build(hp):
