@@ -59,6 +59,11 @@ class Layer(_Fields):
                 apply: Callable[..., tuple[jax.Array, State]]) -> Layer:
         return super().__new__(cls, draw_once(init), apply)
 
+    @classmethod
+    def _make(cls, fields: Any) -> Layer:
+        # NamedTuple's _make (behind _replace) builds tuples directly, which would store init unwrapped.
+        return cls(*fields)
+
     def output_shape(self, input_shape: Sequence[int]) -> Shape:
         """The shape of one output example for one input example of ``input_shape`` (no batch axis)."""
         with recording():  # shapes only: the initializers need not draw

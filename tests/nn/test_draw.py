@@ -101,7 +101,14 @@ def test_an_init_that_draws_other_samples_when_run_again_is_refused():
         layer.init(KEY, (2,))
 
 
-def test_layer_wraps_its_init_once():
+def test_layer_wraps_its_init_once_and_replace_wraps_a_new_one():
     layer = nn.Dense(2)
     again = nn.Layer(layer.init, layer.apply)
     assert again.init is layer.init
+
+    def init(key, input_shape):
+        return {"w": nn.init.normal(1.0)(key, (2,)), "v": nn.init.normal(1.0)(key, (3,))}, {}
+
+    params, _ = layer._replace(init=init).init(KEY, (4,))  # one draw of 5, not two draws from the same key
+    z, _ = _draw(KEY, 5, 0)
+    np.testing.assert_allclose(np.concatenate([params["w"], params["v"]]), z, rtol=1e-5)
