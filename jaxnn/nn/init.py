@@ -20,8 +20,9 @@ The factory arguments (``std``, ``scale``, ``value``) may be traced, so a sweep 
 Random stream. Called on its own, ``normal(std)(key, shape)`` is ``std * jax.random.normal(key, shape)`` and
 ``uniform(scale)(key, shape)`` is ``scale * jax.random.uniform(key, shape, minval=-1, maxval=1)``. Inside a
 layer's ``init`` (``model.init``, ``train.create``, a sweep) every initializer's standard samples are instead
-cut, in call order, from one draw of the model's key for the whole model, which compiles one random
-computation instead of one per weight (see :mod:`jaxnn.nn._draw`). So ``model.init(key, shape)`` gives other
+cut, in call order, from one draw of the model's key for the whole model (``jax.random.uniform`` of all of them
+at once, the normals through the inverse CDF √2 · erfinv(u), in the widest dtype asked for), which compiles
+one random computation instead of one per weight. So ``model.init(key, shape)`` gives other
 weights than drawing each layer's weights from the key its container hands it, as jaxnn did before, and a
 layer's initial weights change when a layer before it draws more or fewer samples; the distributions are
 those stated here either way.
