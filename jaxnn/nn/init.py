@@ -17,6 +17,16 @@ Which textbook name is which:
 
 The factory arguments (``std``, ``scale``, ``value``) may be traced, so a sweep can ``vmap`` over them.
 
+Random stream. Called on its own, ``normal(std)(key, shape)`` is ``std * jax.random.normal(key, shape)`` and
+``uniform(scale)(key, shape)`` is ``scale * jax.random.uniform(key, shape, minval=-1, maxval=1)``. Inside a
+layer's ``init`` (``model.init``, ``train.create``, a sweep) every initializer's standard samples are instead
+cut, in call order, from one draw of the model's key for the whole model (``jax.random.uniform`` of all of them
+at once, the normals through the inverse CDF √2 · erfinv(u), in the widest dtype asked for), which compiles
+one random computation instead of one per weight. So ``model.init(key, shape)`` gives other
+weights than drawing each layer's weights from the key its container hands it, as jaxnn did before, and a
+layer's initial weights change when a layer before it draws more or fewer samples; the distributions are
+those stated here either way.
+
 Example::
 
     w = nn.init.he_normal()(jax.random.key(0), (784, 100))   # std ≈ √(2/784)
@@ -32,6 +42,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxnn.nn._draw import standard
 from jaxnn.validation import check_range
 
 Initializer = Callable[..., jax.Array]
@@ -78,7 +89,7 @@ def normal(std: Any) -> Initializer:
     check_range("std", std, lambda s: s >= 0, "a number >= 0")
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-        z = jax.random.normal(key, shape, dtype)
+        z = standard("normal", key, shape, dtype)
         return (std * z).astype(z.dtype)
 
     return init
@@ -93,7 +104,7 @@ def uniform(scale: Any) -> Initializer:
     check_range("scale", scale, lambda s: s >= 0, "a number >= 0")
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = None) -> jax.Array:
-        u = jax.random.uniform(key, shape, dtype, minval=-1.0, maxval=1.0)
+        u = standard("uniform", key, shape, dtype)
         return (scale * u).astype(u.dtype)
 
     return init

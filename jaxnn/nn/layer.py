@@ -25,14 +25,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn.nn._draw import draw_once, recording
+
 Params = dict[str, Any]
 State = dict[str, Any]
 Shape = tuple[int, ...]
 
 
-class Layer(NamedTuple):
+class _Fields(NamedTuple):
+    init: Callable[[jax.Array, Shape], tuple[Params, State]]
+    apply: Callable[..., tuple[jax.Array, State]]
+
+
+class Layer(_Fields):
     """A layer: ``init(key, input_shape) -> (params, state)`` and
     ``apply(params, state, x, *, train=False, key=None) -> (y, new_state)``; see the module docstring.
+
+    ``Layer(init, apply)`` stores ``init`` wrapped so that a model draws all its :mod:`jaxnn.nn.init` samples in
+    one call of ``key``, cut in the order the layers ask for them (one random computation to compile per model
+    instead of one per weight; see :mod:`jaxnn.nn.init` for what that means for the values).
 
     Example::
 
@@ -42,12 +53,22 @@ class Layer(NamedTuple):
         layer.output_shape((5,))                                   # (3,)
     """
 
-    init: Callable[[jax.Array, Shape], tuple[Params, State]]
-    apply: Callable[..., tuple[jax.Array, State]]
+    __slots__ = ()
+
+    def __new__(cls, init: Callable[[jax.Array, Shape], tuple[Params, State]],
+                apply: Callable[..., tuple[jax.Array, State]]) -> Layer:
+        return super().__new__(cls, draw_once(init), apply)
+
+    @classmethod
+    def _make(cls, fields: Any) -> Layer:
+        # NamedTuple's _make (behind _replace) builds tuples directly, which would store init unwrapped.
+        return cls(*fields)
 
     def output_shape(self, input_shape: Sequence[int]) -> Shape:
         """The shape of one output example for one input example of ``input_shape`` (no batch axis)."""
-        params, state = jax.eval_shape(lambda key: self.init(key, tuple(input_shape)), jax.random.key(0))
+        with recording():  # shapes only: the initializers need not draw
+            key = jax.eval_shape(jax.random.key, 0)
+            params, state = jax.eval_shape(lambda key: self.init(key, tuple(input_shape)), key)
         return infer_output_shape(self.apply, params, state, input_shape)
 
 

@@ -42,7 +42,7 @@ import numpy as np
 from jaxnn import checkpoint, multihost, train
 from jaxnn._compile_time import compile_seconds
 from jaxnn.sweep import memory
-from jaxnn.sweep.program import Program, Row, Static, cached_program
+from jaxnn.sweep.program import Program, Row, Static, cached_program, row_key
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
 from jaxnn.sweep.validate import validate_configs
@@ -58,7 +58,11 @@ accelerator was at hand), that makes halving's rungs share the largest chunk the
 
 def root_key(key: jax.Array | int) -> jax.Array:
     """``key``, or ``jax.random.key(key)`` for an int seed."""
-    return jax.random.key(check_seed("key", key)) if isinstance(key, int | np.integer) else key
+    # uint32: the whole range check_seed allows, which a Python int traced as int32 would overflow.
+    return _seeded(np.uint32(check_seed("key", key))) if isinstance(key, int | np.integer) else key
+
+
+_seeded = jax.jit(jax.random.key)  # one program; called eagerly the int is staged by a program of its own
 
 
 def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:
@@ -66,12 +70,15 @@ def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:
 
     With it a single config can be rerun outside the sweep (``train.fit`` with ``shared_order=False`` draws the
     same minibatches, since both shuffle with the run's own key)."""
-    return jax.random.fold_in(jax.random.fold_in(jax.random.split(root_key(key))[1], index), seed)
+    return row_key(root_key(key), index, seed)
 
 
 def order_key(key: jax.Array | int) -> jax.Array:
     """The key whose ``train.epoch_batches`` every config shares when ``shared_order=True``."""
-    return jax.random.split(root_key(key))[0]
+    return _first_of_split(root_key(key))
+
+
+_first_of_split = jax.jit(lambda key: jax.random.split(key)[0])  # one program, not three eager ops
 
 
 class Chunk(NamedTuple):
@@ -242,13 +249,13 @@ class Sweep:
         return memory.row_bytes(state, program.step_one, program.eval_one, batch, eval_batch)
 
     def _initial(self, group: tuple, ids: np.ndarray) -> Row:
-        configs, seeds = ids // self.seeds, ids % self.seeds
+        configs, seeds = (ids // self.seeds).astype(np.int32), (ids % self.seeds).astype(np.int32)
         hp = {name: np.array([self.configs[c][name] for c in configs], self.configs.specs[name].dtype)
               for name in self.traced}
-        root = jax.random.split(self.key)[1]
-        keys = jax.vmap(lambda c, s: jax.random.fold_in(jax.random.fold_in(root, c), s))(configs, seeds)
-        hp, keys = multihost.put((hp, keys), self.rows_sharding)
-        return multihost.reshard(self.programs[group].init(hp, keys), self.rows_sharding)
+        # Host values in, rows out: the keys are derived inside the one init program, no op runs eagerly.
+        hp, configs, seeds = multihost.put((hp, configs, seeds), self.rows_sharding)
+        root = multihost.put(self.key, self.replicated)
+        return multihost.reshard(self.programs[group].init(hp, root, configs, seeds), self.rows_sharding)
 
     def _continued(self, group: tuple, ids: np.ndarray, start: Sequence[Chunk]) -> Row:
         """Rows ``ids`` as the chunks of an earlier call left them: one select per source chunk, every array of

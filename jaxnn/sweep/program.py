@@ -23,6 +23,11 @@ Row = train.Rows
 """What a sweep carries per config: ``train.Rows`` (its TrainState, traced ``hp``, ``diverged_at``)."""
 
 
+def row_key(root: jax.Array, config: Any, seed: Any) -> jax.Array:
+    """The key config ``config``, seed ``seed`` of a sweep with root key ``root`` is created from."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.split(root)[1], config), seed)
+
+
 class Hyperparameters(dict):
     """The ``hp`` dict passed to ``build``: a missing name raises a KeyError listing the sweep's fields."""
 
@@ -55,17 +60,19 @@ class Program:
             {name: hp[name] if name in hp else self.static[name] for name in self.names})))
 
     def init_one(self, hp: dict[str, jax.Array], key: jax.Array) -> Row:
+        """One row as ``train.create`` makes it from ``key`` (so a single run outside the sweep can equal it)."""
         t = self.trial(hp)
         ts = train.create(t.model, t.optimizer, key, t.input_shape or self.input_shape)
         return Row(ts, hp, jnp.int32(-1), jnp.bool_(False))
 
-    def init_rows(self, hp: dict[str, jax.Array], keys: jax.Array) -> Row:
-        """Stacked rows from stacked ``hp`` and keys; each row's result depends on its own inputs only.
+    def init_rows(self, hp: dict[str, jax.Array], root: jax.Array, configs: jax.Array, seeds: jax.Array) -> Row:
+        """Stacked rows from stacked ``hp``, config indices and seeds, with keys :func:`row_key` of ``root``;
+        each row's result depends on its own inputs only.
 
-        Init runs once per chunk, so a sequential ``lax.map`` costs little here, and XLA compiles the random
-        initialisers unbatched about twice as fast as vmapped (seconds on a CPU).
+        One program (:attr:`init` jits this) derives the keys and initialises every row; init runs once per
+        chunk, so a sequential ``lax.map`` costs little here.
         """
-        return jax.lax.map(lambda args: self.init_one(*args), (hp, keys))
+        return jax.lax.map(lambda args: self.init_one(args[0], row_key(root, *args[1:])), (hp, configs, seeds))
 
     def step_for(self, hp: Mapping[str, jax.Array]) -> train.TrainStep:
         """The train step of the row with traced values ``hp``."""

@@ -31,7 +31,7 @@ from jaxnn.train import checkpointing, early_stopping
 from jaxnn.train.callbacks import Progress, as_callbacks
 from jaxnn.train.early_stopping import EarlyStopping
 from jaxnn.train.epoch import TrainStep, constant_step
-from jaxnn.train.evaluation import EvalStep, constant_eval, evaluate_batches, split_batches
+from jaxnn.train.evaluation import EvalStep, constant_eval, eval_batch, evaluate_batches, split_batches
 from jaxnn.train.placement import DataParallel
 from jaxnn.train.rows import Rows
 from jaxnn.train.state import TrainState
@@ -52,7 +52,7 @@ def evaluate(ts: TrainState, eval_step: EvalStep, data: Batch, batch_size: int |
     x, y = check_data(data, "data")
     if x.shape[0] == 0:
         raise ValueError("evaluate: data has no examples; pass at least one (x, y) pair.")
-    full, rest = split_batches((x, y), min(batch_size or x.shape[0], x.shape[0]))
+    full, rest = split_batches((x, y), eval_batch(x.shape[0], batch_size or x.shape[0]))
     return {name: float(v) for name, v in evaluate_batches(ts, eval_step, full, rest).items()}
 
 
@@ -246,8 +246,9 @@ def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[ja
 
     ``fit``, ``evaluate`` and ``sweep.run`` call it before they train or evaluate: NaN or infinite inputs or
     float targets would otherwise be reported as a diverged run, and an out-of-range integer label trains on a
-    NaN loss. The values are checked on the device in one compiled reduction; only bad data is copied back, to
-    find its first bad entry.
+    NaN loss. The values are checked where they are: NumPy arrays on the host before one copy to the device,
+    device arrays on the device in one compiled reduction (only bad data is copied back, to find its first bad
+    entry).
 
     Args:
         data: ``(x, y)`` arrays or a ``jaxnn.data`` ``Split``, examples on axis 0.
@@ -272,13 +273,17 @@ def check_data(data: Any, name: str, num_classes: int | None = None) -> tuple[ja
         raise TypeError(
             f"{name} must be a pair (x, y) of arrays (or a jaxnn.data Split), got {type(data).__name__}."
         ) from None
-    x, y = jnp.asarray(x), jnp.asarray(y)
+    on_host = isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+    x, y = (_as_jax_dtype(x), _as_jax_dtype(y)) if on_host else (jnp.asarray(x), jnp.asarray(y))
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"{name}: x and y must have the same number of examples on axis 0, got x.shape={x.shape} "
                          f"and y.shape={y.shape}.")
     if num_classes is not None and not (isinstance(num_classes, int | np.integer) and num_classes >= 1
                                         and not isinstance(num_classes, bool)):
         raise ValueError(f"{name}: num_classes={num_classes!r} is not allowed: it must be None or an int >= 1.")
+    if on_host:  # checked where the data is: NumPy here, then one copy to the device and no program compiled
+        data_checks.check_split(x, y, name, num_classes)
+        return jax.device_put(x), jax.device_put(y)
     if not bool(_values_ok(x, y, num_classes)):
         data_checks.check_split(np.asarray(x), np.asarray(y), name, num_classes)
     return x, y
@@ -319,6 +324,12 @@ def check_remainder(ts: TrainState, train_step: TrainStep, data: Batch, batch_si
             f"batch_size={batch_size}), and the train step refuses it: {error}\nPass drop_last=True, or a "
             f"batch_size that leaves a larger remainder (or none)."
         ) from error
+
+
+def _as_jax_dtype(array: np.ndarray) -> np.ndarray:
+    # The dtype the device will hold (float64 -> float32 without x64), so a value out of its range checks as Inf.
+    with np.errstate(over="ignore"):
+        return array.astype(jax.dtypes.canonicalize_dtype(array.dtype), copy=False)
 
 
 @functools.partial(jax.jit, static_argnames="num_classes")

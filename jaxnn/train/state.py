@@ -39,7 +39,8 @@ def create(model: Any, optimizer: Optimizer, key: jax.Array, input_shape: Sequen
     Args:
         model: a layer (``nn.Sequential([...])``) with ``init(key, input_shape) -> (params, state)``.
         optimizer: an ``Optimizer`` from :mod:`jaxnn.optim`.
-        key: PRNG key; one part initialises the params, the other becomes ``TrainState.key``.
+        key: PRNG key; ``split(key)[0]`` initialises the params (``model.init``, which draws all of them in one
+            random call, see :mod:`jaxnn.nn.init`), ``split(key)[1]`` becomes ``TrainState.key``.
         input_shape: the shape of one example, without the batch axis.
 
     Example::

@@ -72,7 +72,8 @@ def test_maxout_init_draws_the_pieces_as_one_matrix_with_fan_in_of_the_input():
         return jnp.arange(np.prod(shape), dtype=jnp.float32).reshape(shape)
 
     params, state = nn.Maxout(4, pieces=3, w_init=numbered, b_init=numbered).init(jax.random.key(0), (5,))
-    assert requested == [(5, 12), (12,)] and state == {}
+    # Asked twice: once while the init is traced from shapes (nn.init draws once per model), once for the values.
+    assert requested == [(5, 12), (12,)] * 2 and state == {}
     # Unit j's piece k is column j·pieces + k of the drawn matrix.
     np.testing.assert_array_equal(params["w"], np.arange(60.0).reshape(5, 4, 3))
     np.testing.assert_array_equal(params["b"], np.arange(12.0).reshape(4, 3))

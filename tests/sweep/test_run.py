@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxnn import data, sweep, train
+from jaxnn import data, nn, optim, sweep, train
 
 from .common import BATCH, BUILD, CONFIGS, DATA, N, make_build
 
@@ -44,6 +44,35 @@ def test_own_order_equals_train_fit_config_by_config():
     for name, ref in [("loss", "loss"), ("val_loss", "val_loss"), ("val_accuracy", "val_accuracy")]:
         np.testing.assert_allclose(result.history[name][i, seed], history[ref], rtol=2e-5, atol=1e-6)
     assert not np.array_equal(result.history["val_loss"][i, 0], result.history["val_loss"][i, 1])
+
+
+@pytest.mark.parametrize("seed", [5, 2**32 - 1])
+def test_config_and_order_keys_are_the_documented_derivations_of_the_seed(seed):
+    root = jax.random.key(seed)
+    expected = jax.random.fold_in(jax.random.fold_in(jax.random.split(root)[1], 3), 1)
+    np.testing.assert_array_equal(jax.random.key_data(sweep.config_key(seed, 3, 1)), jax.random.key_data(expected))
+    np.testing.assert_array_equal(jax.random.key_data(sweep.order_key(seed)),
+                                  jax.random.key_data(jax.random.split(root)[0]))
+
+
+def test_a_traced_init_scale_draws_as_train_create_does_with_the_config_key():
+    # Row i's init is train.create's with config_key(key, i): the one draw per model, with a traced std.
+    def build(hp):
+        model = nn.Sequential([nn.Dense(8, w_init=nn.init.normal(hp["std"]), b_init=nn.init.uniform(0.1)), nn.relu,
+                               nn.Dense(2, w_init=nn.init.he_uniform())])
+        return sweep.Trial(model, optim.sgd(0.1))
+
+    configs = sweep.grid(std=[0.05, 1.0])
+    result = _run(configs, build, epochs=1, key=7, shared_order=False)
+    for i, config in enumerate(configs):
+        trial = build({"std": np.float32(config["std"])})
+        ts = train.create(trial.model, trial.optimizer, sweep.config_key(7, i), (X.shape[1],))
+        _, history = train.fit(ts, train.make_train_step(trial.model, trial.optimizer), (X, Y), epochs=1,
+                               batch_size=BATCH, eval_data=(EX, EY), eval_step=train.make_eval_step(trial.model),
+                               progress=False)
+        for name in ("loss", "val_loss", "val_accuracy"):
+            np.testing.assert_allclose(result.history[name][i, 0], history[name], rtol=2e-5, atol=1e-6)
+    assert abs(result.history["val_loss"][0, 0, 0] - result.history["val_loss"][1, 0, 0]) > 1e-3
 
 
 def test_shared_order_equals_a_sequential_loop(standard):

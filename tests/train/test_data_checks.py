@@ -97,3 +97,31 @@ def test_fit_never_trains_batchnorm_on_a_batch_of_one():
     with pytest.raises(ValueError, match=r"in training mode needs more than one value per feature"):
         train.fit(ts, train.make_train_step(model, optim.sgd(0.1)), data, epochs=1, batch_size=4, drop_last=False,
                   progress=False)
+
+
+def test_host_data_is_checked_in_the_dtype_the_device_holds():
+    # A float64 value beyond float32's range is Inf once on the device: the host check must see it so.
+    x = np.ones((4, 2), np.float64)
+    x[1, 1] = 1e39
+    with pytest.raises(ValueError, match=r"data: x\[1, 1\] = inf is not finite"):
+        train.check_data((x, np.zeros(4, np.int64)), "data")
+    x[1, 1] = 2.0
+    checked_x, checked_y = train.check_data((x, np.arange(4)), "data")
+    assert checked_x.dtype == jnp.float32 and checked_y.dtype == jnp.int32 and isinstance(checked_x, jax.Array)
+    np.testing.assert_array_equal(checked_x, x.astype(np.float32))
+
+
+def test_host_data_is_checked_without_compiling_a_program():
+    _, _, x, y = _setup(n=13)  # a shape no other test checks, so a device check would compile
+    compiled = []
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(kwargs.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        train.check_data((x, y), "data", num_classes=3)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert compiled == []
