@@ -343,10 +343,10 @@ def _layout(trials: Sequence[optuna.Trial], configs: list[dict], specs: Mapping[
     return table + pads, numbers, np.arange(len(table), len(table) + len(pads))
 
 
-def _freeze(states: dict[tuple, tuple[np.ndarray, Any]], ids: np.ndarray) -> dict[tuple, tuple[np.ndarray, Any]]:
+def _freeze(states: list[engine.Chunk], ids: np.ndarray) -> list[engine.Chunk]:
     """``states`` with the rows ``ids`` marked stopped: from then on the guarded step keeps them as they are."""
-    return {group: (rows, state._replace(stopped=state.stopped | np.isin(rows, ids)))
-            for group, (rows, state) in states.items()}
+    return [chunk._replace(rows=chunk.rows._replace(stopped=chunk.rows.stopped | np.isin(chunk.ids, ids)))
+            for chunk in states]
 
 
 def _report(study: optuna.Study, trials: Sequence[optuna.Trial], values: np.ndarray, live: np.ndarray,
