@@ -273,7 +273,8 @@ def report(result: dict, peak: float) -> None:
               f"{result['gflops'][name] / peak:7.1%} {result['vs_peer'][name]:7.2f}x "
               f"{result['max_loss_gap'][name]:17.2e}")
     for name, ms in result["host_ms_per_epoch"].items():
-        print(f"host time per epoch outside the scan, {name}: {ms:.2f} ms")
+        print(f"{name} minus (c), per epoch (host work between epochs; for (a) also its per-call set-up and "
+              f"evaluation): {ms:.2f} ms")
     print(f"{'one epoch compiled':18s} {'fusions':>8s} {'MB (XLA)':>9s} {'per step: fusions':>18s} {'MB':>7s} "
           f"{'MFLOP':>7s} {'loop-carried':>13s}")
     for name, facts in result["hlo"].items():
