@@ -3,8 +3,12 @@
 Every training loop in jaxnn (``fit``, ``fit_stack``, sweeps) trains an epoch through :func:`run_epoch`. A
 stacked epoch vmaps the row step over the rows and guards it: a row whose loss or params stop being finite
 keeps its last finite state, reports NaN and records ``diverged_at``; the select is per row, so no other row's
-bits change. A row's step is ``train_step(row.hp)``: one mechanism for rows that differ only in their states
-(``hp == {}``) and for rows whose step depends on per-row values (a sweep's ``l2`` or dropout rate).
+bits change. Selecting every step would cost a pass over the whole state (about a fifth of a step), so the epoch
+only checks each step, one reduction per param leaf, and selects once at its end; only when a row diverged
+during the epoch does :func:`run_epoch` replay it with :func:`guarded_step` to recover that row's last finite
+state (one compiled program more, on the first divergence). A row's step is ``train_step(row.hp)``: one
+mechanism for rows that differ only in their states (``hp == {}``) and for rows whose step depends on per-row
+values (a sweep's ``l2`` or dropout rate).
 
 Example::
 
@@ -72,16 +76,36 @@ def guarded_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dic
 
         step = jax.vmap(functools.partial(train.guarded_step, train.epoch.constant_step(step)), (0, None))
     """
+    checked, metrics = _checked_step(step_for, rows, batch)
+    ok = _live(rows) & (checked.diverged_at < 0)
+    return checked._replace(ts=jax.tree.map(lambda new, old: jnp.where(ok, new, old), checked.ts, rows.ts)), metrics
+
+
+def _checked_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dict[str, jax.Array]]:
+    # The guard's check without its select: records the first step whose loss or params are not finite and
+    # reports NaN metrics from there on, but keeps whatever state the step made.
     ts, metrics = step_for(rows.hp)(rows.ts, batch)
-    finite = jnp.isfinite(metrics["loss"])
-    for leaf in jax.tree.leaves(ts.params):
-        finite &= jnp.all(jnp.isfinite(leaf))
-    live = (rows.diverged_at < 0) & ~rows.stopped
+    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(_nonfinite_sum(ts.params))
+    live = _live(rows)
     ok = live & finite
-    ts = jax.tree.map(lambda new, old: jnp.where(ok, new, old), ts, rows.ts)
     diverged_at = jnp.where(live & ~finite, rows.ts.step, rows.diverged_at)
     metrics = {name: jnp.where(ok, value, jnp.nan) for name, value in metrics.items()}
     return rows._replace(ts=ts, diverged_at=diverged_at), metrics
+
+
+def _nonfinite_sum(tree: Any) -> jax.Array:
+    # NaN when a leaf holds a NaN or an Inf, else 0: x·0 cannot overflow, and XLA fuses the product into one float
+    # reduction per leaf, where isfinite materialises a bool array and reduces it in two passes.
+    return sum((jnp.sum(leaf - leaf) for leaf in jax.tree.leaves(tree)), jnp.zeros((), jnp.float32))
+
+
+def _live(rows: Rows) -> jax.Array:
+    return (rows.diverged_at < 0) & ~rows.stopped
+
+
+def select_rows(mask: jax.Array, new: Any, old: Any) -> Any:
+    """Rows of ``new`` where the per-row ``mask`` holds, else the rows of ``old`` (trees with a leading row axis)."""
+    return jax.tree.map(lambda a, b: jnp.where(mask.reshape(mask.shape + (1,) * (jnp.ndim(a) - 1)), a, b), new, old)
 
 
 def _plain_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dict[str, jax.Array]]:
@@ -98,11 +122,45 @@ def row_step(step_for: StepFor, stacked: bool, per_row: bool) -> Callable[[Rows,
     return jax.vmap(functools.partial(guarded_step, step_for), in_axes=(0, 0 if per_row else None))
 
 
+@functools.cache
+def _checked_rows(step_for: StepFor, per_row: bool) -> Callable[[Rows, Batch], tuple[Rows, dict]]:
+    return jax.vmap(functools.partial(_checked_step, step_for), in_axes=(0, 0 if per_row else None))
+
+
 def _scan(step: Callable) -> Callable:
     def run(rows: Rows, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[Rows, dict]:
         return jax.lax.scan(lambda rows, idx: step(rows, (x[idx], y[idx])), rows, batches)
 
     return run
+
+
+def _checked_scan(step: Callable) -> Callable:
+    # The stacked epoch: every step checked, none selected. Rows frozen at the start get their state back at the
+    # end (one select per epoch instead of one per step); so do rows that diverged during the epoch, whose last
+    # finite state run_epoch recovers by replaying the epoch guarded. The flag says whether any did.
+    scan = _scan(step)
+
+    def run(rows: Rows, x: jax.Array, y: jax.Array, batches: jax.Array) -> tuple[Rows, dict, jax.Array]:
+        out, values = scan(rows, x, y, batches)
+        live = _live(rows)
+        out = out._replace(ts=select_rows(live & (out.diverged_at < 0), out.ts, rows.ts))
+        return out, values, jnp.any(live & (out.diverged_at >= 0))
+
+    return run
+
+
+@functools.cache
+def _compiled_checked_epoch(step: Callable, placement: Any) -> Callable:
+    return placement.jit(_checked_scan(step), batches_at=3)
+
+
+def _adopt(rows: Rows, values: dict, start: Rows, replayed: Rows, replayed_values: dict) -> tuple[Rows, dict]:
+    # The rows that diverged during the epoch take their state, diverged_at and metrics from the guarded replay;
+    # every other row keeps what the checked epoch computed, bit for bit.
+    fresh = _live(start) & (rows.diverged_at >= 0)
+    rows = rows._replace(ts=select_rows(fresh, replayed.ts, rows.ts),
+                         diverged_at=jnp.where(fresh, replayed.diverged_at, rows.diverged_at))
+    return rows, jax.tree.map(lambda new, old: jnp.where(fresh, new, old), replayed_values, values)
 
 
 @functools.cache
@@ -168,7 +226,16 @@ def run_epoch(rows: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch
     per_row = stacked and order_key is None
     full, rest = order(rows.ts.key if order_key is None else order_key, epoch, x.shape[0], batch_size, per_row)
     step = row_step(step_for, stacked, per_row)
-    rows, values = _compiled_epoch(step, placement)(rows, x, y, placement.batches(full, per_row))
+    batches = placement.batches(full, per_row)
+    if stacked:
+        start = rows
+        rows, values, diverged = _compiled_checked_epoch(_checked_rows(step_for, per_row), placement)(
+            rows, x, y, batches)
+        if bool(diverged):  # rare: only the guarded replay knows the diverged rows' last finite states
+            replayed, replayed_values = _compiled_epoch(step, placement)(start, x, y, batches)
+            rows, values = _jit(_adopt)(rows, values, start, replayed, replayed_values)
+    else:
+        rows, values = _compiled_epoch(step, placement)(rows, x, y, batches)
     rows = placement.settle(rows)
     if drop_last or not rest.shape[-1]:
         return rows, _jit(mean_metrics)(values)

@@ -108,8 +108,15 @@ class RowSharded(Local):
     def batches(self, indices: jax.Array, per_row: bool) -> jax.Array:
         if per_row:
             return multihost.reshard(indices, NamedSharding(self.mesh, P(None, "configs")))
-        return multihost.put(indices, self.replicated)
+        return indices if _placed(indices, self.replicated) else multihost.put(indices, self.replicated)
 
     def settle(self, rows: Any) -> Any:
-        # A fixed layout between epochs keeps one compiled epoch for the whole sweep.
-        return multihost.reshard(rows, self.rows)
+        # A fixed layout between epochs keeps one compiled epoch for the whole sweep. The epoch's outputs normally
+        # have it already, and a device_put would still cost a dispatch per leaf every epoch.
+        return rows if _placed(rows, self.rows) else multihost.reshard(rows, self.rows)
+
+
+def _placed(tree: Any, sharding: NamedSharding) -> bool:
+    """Whether every leaf of ``tree`` is a device array laid out as ``sharding``."""
+    return all(isinstance(leaf, jax.Array) and leaf.sharding.is_equivalent_to(sharding, leaf.ndim)
+               for leaf in jax.tree.leaves(tree))

@@ -43,7 +43,7 @@ from jaxnn.optim import current_hparams
 from jaxnn.train import early_stopping
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks
 from jaxnn.train.early_stopping import EarlyStopping
-from jaxnn.train.epoch import StepFor, constant_step, run_epoch
+from jaxnn.train.epoch import StepFor, constant_step, run_epoch, select_rows
 from jaxnn.train.evaluation import EvalFor, constant_eval, evaluate_sets, prepare_sets
 from jaxnn.train.placement import Local
 from jaxnn.train.rows import Rows, as_rows, rows_in
@@ -72,10 +72,7 @@ def recorders_fn(recorders: tuple[tuple[str, Recorder], ...], stacked: bool) -> 
     return jax.jit(lambda rows: fn(rows.ts))
 
 
-@jax.jit
-def _select(mask: jax.Array, new: Rows, old: Rows) -> Rows:
-    """Rows of ``new`` where ``mask`` holds, else of ``old`` (the per-row restore-best copy)."""
-    return jax.tree.map(lambda a, b: jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b), new, old)
+_select = jax.jit(select_rows)  # the per-row restore-best copy
 
 
 def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size: int, *, stacked: bool = True,
