@@ -7,7 +7,7 @@ import pytest
 from jaxnn import sweep
 from jaxnn.sweep import memory
 
-from .common import BATCH, BUILD, CONFIGS, DATA
+from .common import BATCH, BUILD, CONFIGS, DATA, make_build
 
 
 def test_byte_counts():
@@ -50,3 +50,14 @@ def test_a_budget_for_two_rows():
     assert 2 * state < per_row < 2 * state + 100 * BATCH * 8 * 4  # plus activations and gradients of a batch
     engine.budget = engine.data_bytes + 2 * per_row + 1
     assert engine._chunk_rows((), 4) == 2
+
+
+def test_a_rerun_does_not_trace_the_step_again_for_its_memory_estimate(monkeypatch):
+    # The estimate traces the train step; a short sweep's call used to spend more on that than on training.
+    calls = []
+    real = memory.row_bytes
+    monkeypatch.setattr(memory, "row_bytes", lambda *args: calls.append(1) or real(*args))
+    build = make_build()  # a build of its own: its program is not cached by another test
+    for _ in range(2):
+        sweep.run(build, CONFIGS, DATA, epochs=1, batch_size=BATCH, progress=False)
+    assert len(calls) == 1
