@@ -58,10 +58,11 @@ from benchmarks.sweep import (
     LR_RANGE,
     MODEL,
     STEP_FLOPS,
+    build_optax,
     build_sweep,
     initial_states,
     matmul_peak,
-    mlp_loss,
+    optax_program,
     plain_params,
 )
 from jaxnn import data, optim, sweep, train
@@ -109,39 +110,6 @@ def build_scans(rows: train.Rows, x, y, batches: jax.Array, placement) -> Callab
         for idx in chunks:
             out, values, _ = epoch(out, x, y, idx)
         return np.asarray(values["loss"]).mean(axis=0)
-
-    return run
-
-
-def optax_program() -> tuple[Callable, Callable]:
-    """The peer's ``(init(params, lrs) -> carry, steps(carry, x, y, batches) -> (carry, losses))``, both jitted."""
-    adam = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)  # one program serves every lr
-
-    def init_one(params, lr):
-        opt_state = adam.init(params)
-        return params, opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
-
-    def step_one(carry, xb, yb):
-        params, opt_state = carry
-        loss, grads = jax.value_and_grad(mlp_loss)(params, xb, yb)
-        updates, opt_state = adam.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    def steps(carry, x, y, batches):
-        return jax.lax.scan(lambda c, idx: jax.vmap(step_one, in_axes=(0, None, None))(c, x[idx], y[idx]), carry,
-                            batches)
-
-    return jax.jit(jax.vmap(init_one)), jax.jit(steps)
-
-
-def build_optax(lrs: np.ndarray, x, y, batches: jax.Array) -> Callable[[], np.ndarray]:
-    init, steps = optax_program()
-    params, lrs_d = plain_params(initial_states(lrs)), jnp.asarray(lrs, jnp.float32)
-    per_epoch = x.shape[0] // BATCH
-
-    def run() -> np.ndarray:
-        _, losses = steps(init(params, lrs_d), x, y, batches)
-        return np.asarray(losses[-per_epoch:]).mean(axis=0)
 
     return run
 
@@ -242,7 +210,7 @@ def measure(n: int, epochs: int, repeats: int, ds) -> dict:
     variants = {"(a) sweep.run": build_sweep(configs, (x, y), eval_xy, epochs),
                 "(b) run_rows": build_run_rows(rows, (x, y), epochs, placement),
                 "(c) epoch scans": build_scans(rows, x, y, batches, placement),
-                PEER: build_optax(lrs, x, y, batches)}
+                PEER: build_optax(initial_states(lrs), lrs, x, y, batches)}
     losses = {name: run() for name, run in variants.items()}  # warm-up: compiles
     times = {name: [] for name in variants}
     meter = LoadMeter().start()

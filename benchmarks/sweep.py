@@ -165,8 +165,9 @@ def mlp_loss(params: tuple, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, y[:, None], axis=-1)[:, 0])
 
 
-def build_optax(states: list[train.TrainState], lrs: np.ndarray, x, y, batches: jax.Array
-                ) -> Callable[[], np.ndarray]:
+def optax_program() -> tuple[Callable, Callable]:
+    """The peer's ``(init(params, lrs) -> carry, steps(carry, x, y, batches) -> (carry, losses))``, both jitted:
+    the configs vmapped inside one ``lax.scan`` over all steps."""
     adam = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)  # one program serves every lr
 
     def init_one(params, lr):
@@ -179,17 +180,24 @@ def build_optax(states: list[train.TrainState], lrs: np.ndarray, x, y, batches: 
         updates, opt_state = adam.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    @jax.jit
-    def run_all(params, lrs, x, y, batches):
-        def step(carry, idx):
-            return jax.vmap(step_one, in_axes=(0, None, None))(carry, x[idx], y[idx])
+    def steps(carry, x, y, batches):
+        return jax.lax.scan(lambda c, idx: jax.vmap(step_one, in_axes=(0, None, None))(c, x[idx], y[idx]), carry,
+                            batches)
 
-        _, losses = jax.lax.scan(step, jax.vmap(init_one)(params, lrs), batches)
-        return losses.T  # (configs, steps)
+    return jax.jit(jax.vmap(init_one)), jax.jit(steps)
 
+
+def build_optax(states: list[train.TrainState], lrs: np.ndarray, x, y, batches: jax.Array
+                ) -> Callable[[], np.ndarray]:
+    init, steps = optax_program()
     params, lrs_d = plain_params(states), jnp.asarray(lrs, jnp.float32)
     per_epoch = x.shape[0] // BATCH
-    return lambda: last_epoch_mean(np.asarray(run_all(params, lrs_d, x, y, batches)), per_epoch)
+
+    def run() -> np.ndarray:
+        _, losses = steps(init(params, lrs_d), x, y, batches)
+        return last_epoch_mean(np.asarray(losses).T, per_epoch)  # losses: (steps, configs)
+
+    return run
 
 
 def torch_mlp():
