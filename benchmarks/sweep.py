@@ -62,6 +62,7 @@ import numpy as np
 import optax
 
 from benchmarks._machine import machine, time_interleaved, verdict
+from benchmarks.fit_loop import mlp
 from jaxnn import data, nn, optim, sweep, train
 
 BATCH = 100
@@ -158,10 +159,7 @@ def plain_params(states: list[train.TrainState]) -> tuple:
 
 
 def mlp_loss(params: tuple, x: jax.Array, y: jax.Array) -> jax.Array:
-    for w, b in params[:-1]:
-        x = jnp.maximum(x @ w + b, 0.0)
-    w, b = params[-1]
-    logits = x @ w + b
+    logits = mlp(params, x)
     return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, y[:, None], axis=-1)[:, 0])
 
 
