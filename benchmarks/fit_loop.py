@@ -80,7 +80,8 @@ def hand_step(state, x, y, idx):
 
 def epoch_batches(shuffle_key, epoch, n):
     """The epoch's full minibatches of a fresh permutation: the same draws as jaxnn.train.fit makes."""
-    perm = jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n)
+    bits = jax.random.bits(jax.random.fold_in(shuffle_key, epoch), (2, n), jnp.uint32)
+    perm = jax.lax.sort((bits[0], bits[1], jnp.arange(n, dtype=jnp.int32)), num_keys=2)[2]
     return perm[: n // BATCH * BATCH].reshape(n // BATCH, BATCH)
 
 

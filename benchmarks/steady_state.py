@@ -9,10 +9,13 @@ states and optax program this script reuses):
                        example): everything a sweep does per call and per epoch.
     (b) run_rows       the stacked trainer alone (``train.run_rows``, rows laid out as a sweep lays them out,
                        the per-row ``lr`` in ``Rows.hp`` and ``step_for(hp)`` as a sweep builds it), no evaluation.
-    (c) epoch scans    only jaxnn's compiled epoch (the ``lax.scan`` that (a) and (b) run), called once per epoch
-                       on precomputed minibatch indices: (b) − (c) is what the host costs between epochs.
+    (c) epoch scans    only jaxnn's compiled epoch program (the permutation and the ``lax.scan`` that (a) and (b)
+                       run), called once per epoch: (b) − (c) is what the host costs between epochs.
     (d) vmap + optax   the peer: a plain jax.numpy MLP and ``optax.adam`` (``inject_hyperparams``), vmapped over
-                       the configs inside one ``lax.scan`` over all steps: the whole run is one compiled call.
+                       the configs inside one ``lax.scan`` over all steps: the whole run is one compiled call, on
+                       minibatch indices drawn before the clock starts.
+    (e) ... shuffled   the same peer as a training loop is written: one compiled call per epoch that draws the
+                       epoch's order with ``jax.random.permutation`` and scans it (the work (a)-(c) do too).
 
 Timing: one warm-up run per variant (compilation included, not reported), then ``--repeats`` runs interleaved
 round-robin across the variants so that background load hits all alike; the median counts. Throughput is
@@ -23,7 +26,8 @@ whole program and of one step (the loop body), XLA's ``cost_analysis()`` flops o
 arrays the while loop carries (:func:`hlo_facts`). The load is measured with ``benchmarks._machine.LoadMeter``; with
 others using more than 15% of the cores a target reads "inconclusive".
 
-Targets (issue 15, part 1): (b) >= 1.0x the peer at every N, and >= 40% of the measured matmul peak at N = 64.
+Targets (issue 15, part 1): (b) >= 1.0x the peer at every N, and >= 40% of the measured matmul peak at N = 64;
+the ratios are printed against (d), the peer that never shuffles, and against (e).
 
     python benchmarks/steady_state.py                       # N = 64, 10 epochs, 3 repeats
     python benchmarks/steady_state.py --configs 1 16 64 256
@@ -66,12 +70,13 @@ from benchmarks.sweep import (
     plain_params,
 )
 from jaxnn import data, optim, sweep, train
-from jaxnn.train.epoch import _checked_rows, _compiled_checked_epoch
+from jaxnn.train.epoch import _checked_program, _Epoch
 
 TARGET_VS_PEER = 1.0
 TARGET_PEAK = 0.4  # of the measured matmul peak, at N = 64
 PEAK_AT = 64
 PEER = "(d) vmap + optax"
+SHUFFLED = "(e) ... shuffled"
 
 
 def _step_for(hp: dict) -> train.TrainStep:
@@ -86,6 +91,26 @@ def jaxnn_rows(lrs: np.ndarray) -> train.Rows:
     return train.as_rows(ts, {"lr": jnp.asarray(lrs)})
 
 
+def build_optax_shuffled(states: list[train.TrainState], lrs: np.ndarray, x, y, epochs: int
+                         ) -> Callable[[], np.ndarray]:
+    init, steps = optax_program()
+    params, lrs_d, order = plain_params(states), jnp.asarray(lrs, jnp.float32), sweep.order_key(KEY)
+    full = x.shape[0] // BATCH * BATCH
+
+    @jax.jit
+    def epoch(carry, x, y, e):
+        perm = jax.random.permutation(jax.random.fold_in(order, e), x.shape[0])
+        return steps(carry, x, y, perm[:full].reshape(-1, BATCH))
+
+    def run() -> np.ndarray:
+        carry = init(params, lrs_d)
+        for e in range(epochs):
+            carry, losses = epoch(carry, x, y, e)
+        return np.asarray(losses).mean(axis=0)
+
+    return run
+
+
 def build_run_rows(rows: train.Rows, xy, epochs: int, placement) -> Callable[[], np.ndarray]:
     def run() -> np.ndarray:
         _, _, history = train.run_rows(rows, _step_for, xy, epochs, BATCH, order_key=sweep.order_key(KEY),
@@ -96,20 +121,19 @@ def build_run_rows(rows: train.Rows, xy, epochs: int, placement) -> Callable[[],
 
 
 def jaxnn_epoch(placement) -> Callable:
-    """The compiled stacked epoch ``run_epoch`` calls for these rows (internal: its HLO is what is measured)."""
-    return _compiled_checked_epoch(_checked_rows(_step_for, False), placement)
+    """The compiled stacked epoch ``run_epoch`` calls for these rows, without evaluation (internal: its HLO is
+    what is measured): ``(rows, x, y, order key, epoch, None) -> (rows, means, diverged)``."""
+    return _checked_program(_Epoch(_step_for, False, BATCH, True, placement, None))
 
 
-def build_scans(rows: train.Rows, x, y, batches: jax.Array, placement) -> Callable[[], np.ndarray]:
-    epoch = jaxnn_epoch(placement)
-    per_epoch = x.shape[0] // BATCH
-    chunks = [batches[e * per_epoch:(e + 1) * per_epoch] for e in range(batches.shape[0] // per_epoch)]
+def build_scans(rows: train.Rows, x, y, epochs: int, placement) -> Callable[[], np.ndarray]:
+    epoch, order = jaxnn_epoch(placement), sweep.order_key(KEY)
 
     def run() -> np.ndarray:
         out = rows
-        for idx in chunks:
-            out, values, _ = epoch(out, x, y, idx)
-        return np.asarray(values["loss"]).mean(axis=0)
+        for e in range(epochs):
+            out, means, _ = epoch(out, x, y, order, e, None)
+        return np.asarray(means["loss"])
 
     return run
 
@@ -150,8 +174,11 @@ def hlo_facts(compiled: jax.stages.Compiled) -> dict[str, float]:
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     blocks = _computations(text)
-    loop = next(line for lines in blocks.values() for line in lines if " while(" in line)
-    body = blocks[re.search(r"body=%?([\w.-]+)", loop).group(1)]
+    # The scan over steps is the loop with the largest body (the permutation's random bits may loop too).
+    loops = [line for lines in blocks.values() for line in lines if " while(" in line]
+    body_of = lambda line: blocks[re.search(r"body=%?([\w.-]+)", line).group(1)]  # noqa: E731
+    loop = max(loops, key=lambda line: len(body_of(line)))
+    body = body_of(loop)
     sizes, moved, fusions = {}, 0, 0
     for line in body:
         match = _INSTRUCTION.match(line)
@@ -173,7 +200,7 @@ def epoch_facts(rows: train.Rows, lrs: np.ndarray, x, y, batches: jax.Array, pla
     epoch = jaxnn_epoch(placement)
     init, steps = optax_program()
     carry = init(plain_params(initial_states(lrs)), jnp.asarray(lrs, jnp.float32))
-    return {"(c) epoch scans": hlo_facts(epoch.lower(rows, x, y, batches[:per_epoch]).compile()),
+    return {"(c) epoch scans": hlo_facts(epoch.lower(rows, x, y, sweep.order_key(KEY), 0, None).compile()),
             PEER: hlo_facts(steps.lower(carry, x, y, batches[:per_epoch]).compile())}
 
 
@@ -209,8 +236,9 @@ def measure(n: int, epochs: int, repeats: int, ds) -> dict:
     rows = placement.put_rows(jaxnn_rows(lrs))
     variants = {"(a) sweep.run": build_sweep(configs, (x, y), eval_xy, epochs),
                 "(b) run_rows": build_run_rows(rows, (x, y), epochs, placement),
-                "(c) epoch scans": build_scans(rows, x, y, batches, placement),
-                PEER: build_optax(initial_states(lrs), lrs, x, y, batches)}
+                "(c) epoch scans": build_scans(rows, x, y, epochs, placement),
+                PEER: build_optax(initial_states(lrs), lrs, x, y, batches),
+                SHUFFLED: build_optax_shuffled(initial_states(lrs), lrs, x, y, epochs)}
     losses = {name: run() for name, run in variants.items()}  # warm-up: compiles
     times = {name: [] for name in variants}
     meter = LoadMeter().start()
@@ -224,22 +252,25 @@ def measure(n: int, epochs: int, repeats: int, ds) -> dict:
     work = n * epochs * x.shape[0] // BATCH
     return {"n": n, "median_s": median, "times_s": times, "throughput": {k: work / t for k, t in median.items()},
             "vs_peer": {k: median[PEER] / t for k, t in median.items()},
+            "vs_shuffled": {k: median[SHUFFLED] / t for k, t in median.items()},
             "gflops": {k: work * STEP_FLOPS / t / 1e9 for k, t in median.items()},
             "host_ms_per_epoch": {k: (median[k] - median["(c) epoch scans"]) / epochs * 1e3
                                   for k in ("(a) sweep.run", "(b) run_rows")},
-            "max_loss_gap": {k: float(np.max(np.abs(v - losses[PEER]))) for k, v in losses.items()},
+            "max_loss_gap": {k: float(np.max(np.abs(v - losses[PEER]))) for k, v in losses.items()
+                             if k != SHUFFLED},  # (e) walks another order
             "hlo": epoch_facts(rows, lrs, x, y, batches, placement), "others": others, "load": meter.line()}
 
 
 def report(result: dict, peak: float) -> None:
     n, others = result["n"], result["others"]
     print(f"\nN = {n}: {result['load']}")
-    print(f"{'variant':18s} {'median s':>9s} {'cfg*steps/s':>12s} {'GFLOP/s':>8s} {'% peak':>7s} {'peer/it':>8s} "
-          f"{'max |loss - (d)|':>17s}")
+    print(f"{'variant':18s} {'median s':>9s} {'cfg*steps/s':>12s} {'GFLOP/s':>8s} {'% peak':>7s} {'(d)/it':>7s} "
+          f"{'(e)/it':>7s} {'max |loss - (d)|':>17s}")
     for name, t in result["median_s"].items():
+        gap = result["max_loss_gap"].get(name)
         print(f"{name:18s} {t:9.3f} {result['throughput'][name]:12.0f} {result['gflops'][name]:8.2f} "
-              f"{result['gflops'][name] / peak:7.1%} {result['vs_peer'][name]:7.2f}x "
-              f"{result['max_loss_gap'][name]:17.2e}")
+              f"{result['gflops'][name] / peak:7.1%} {result['vs_peer'][name]:6.2f}x "
+              f"{result['vs_shuffled'][name]:6.2f}x {'' if gap is None else f'{gap:17.2e}'}")
     for name, ms in result["host_ms_per_epoch"].items():
         print(f"{name} minus (c), per epoch (host work between epochs; for (a) also its per-call set-up and "
               f"evaluation): {ms:.2f} ms")
@@ -248,9 +279,10 @@ def report(result: dict, peak: float) -> None:
     for name, facts in result["hlo"].items():
         print(f"{name:18s} {facts['fusions']:8d} {facts['bytes'] / 1e6:9.2f} {facts['step_fusions']:18d} "
               f"{facts['step_bytes'] / 1e6:7.2f} {facts['flops'] / 1e6:7.1f} {facts['carried']:13d}")
-    ratio = result["vs_peer"]["(b) run_rows"]
-    print(f"target (b) >= {TARGET_VS_PEER:.1f}x the peer at N = {n}: {ratio:.2f}  "
-          f"{verdict(ratio >= TARGET_VS_PEER, others)}")
+    for peer, key in (("(d)", "vs_peer"), ("(e)", "vs_shuffled")):
+        ratio = result[key]["(b) run_rows"]
+        print(f"target (b) >= {TARGET_VS_PEER:.1f}x the peer {peer} at N = {n}: {ratio:.2f}  "
+              f"{verdict(ratio >= TARGET_VS_PEER, others)}")
     if n == PEAK_AT:
         share = result["gflops"]["(b) run_rows"] / peak
         print(f"target (b) >= {TARGET_PEAK:.0%} of the matmul peak at N = {n}: {share:.1%}  "

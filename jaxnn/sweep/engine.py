@@ -42,7 +42,7 @@ import numpy as np
 from jaxnn import checkpoint, multihost, train
 from jaxnn._compile_time import compile_seconds
 from jaxnn.sweep import memory
-from jaxnn.sweep.program import Program, Row, Static, cached_program, row_key
+from jaxnn.sweep.program import Program, Row, Static, cached_program, row_key, shared_order_key
 from jaxnn.sweep.result import SweepResult
 from jaxnn.sweep.space import Configs
 from jaxnn.sweep.validate import validate_configs
@@ -58,8 +58,14 @@ accelerator was at hand), that makes halving's rungs share the largest chunk the
 
 def root_key(key: jax.Array | int) -> jax.Array:
     """``key``, or ``jax.random.key(key)`` for an int seed."""
+    if not isinstance(key, int | np.integer):
+        return key
     # uint32: the whole range check_seed allows, which a Python int traced as int32 would overflow.
-    return _seeded(np.uint32(check_seed("key", key))) if isinstance(key, int | np.integer) else key
+    seed = np.uint32(check_seed("key", key))
+    if jax.config.jax_default_prng_impl == "threefry2x32":
+        # The key jax.random.key makes of a 32-bit seed, [0, seed], wrapped on the host: nothing to compile.
+        return jax.random.wrap_key_data(np.array([0, seed], np.uint32), impl="threefry2x32")
+    return _seeded(seed)
 
 
 _seeded = jax.jit(jax.random.key)  # one program; called eagerly the int is staged by a program of its own
@@ -75,10 +81,10 @@ def config_key(key: jax.Array | int, index: int, seed: int = 0) -> jax.Array:
 
 def order_key(key: jax.Array | int) -> jax.Array:
     """The key whose ``train.epoch_batches`` every config shares when ``shared_order=True``."""
-    return _first_of_split(root_key(key))
+    return _shared_order_key(root_key(key))
 
 
-_first_of_split = jax.jit(lambda key: jax.random.split(key)[0])  # one program, not three eager ops
+_shared_order_key = jax.jit(shared_order_key)  # one program, not three eager ops
 
 
 class Chunk(NamedTuple):
@@ -116,7 +122,7 @@ class Sweep:
         validate_configs(build, configs)
         self.configs, self.seeds = configs, seeds
         self.batch_size, self.shared_order, self.progress = batch_size, shared_order, progress
-        self.chunk_size, self.key = chunk_size, root_key(key)
+        self.chunk_size, self.key, self._order_key = chunk_size, root_key(key), None
         self.devices = list(devices or jax.devices())
         self.placement = train.RowSharded(self.devices)
         self.mesh, self.rows_sharding, self.replicated = self.placement.mesh, self.placement.rows, \
@@ -263,7 +269,15 @@ class Sweep:
         # Host values in, rows out: the keys are derived inside the one init program, no op runs eagerly.
         hp, configs, seeds = multihost.put((hp, configs, seeds), self.rows_sharding)
         root = multihost.put(self.key, self.replicated)
-        return multihost.reshard(self.programs[group].init(hp, root, configs, seeds), self.rows_sharding)
+        rows, self._order_key = self.programs[group].init(hp, root, configs, seeds)
+        return multihost.reshard(rows, self.rows_sharding)
+
+    def shared_order_key(self) -> jax.Array:
+        """:func:`order_key` of the sweep's key, as the init program derived it (or derived now, for rows that
+        were not initialised in this process: resumed from a checkpoint)."""
+        if self._order_key is None:
+            self._order_key = order_key(self.key)
+        return self._order_key
 
     def _continued(self, group: tuple, ids: np.ndarray, start: Sequence[Chunk]) -> Row:
         """Rows ``ids`` as the chunks of an earlier call left them: one select per source chunk, every array of
@@ -283,7 +297,7 @@ class Sweep:
         rows, _, history = train.run_rows(
             rows, program.step_for, self.train_xy, start_epoch + epochs, self.batch_size,
             eval_for=program.eval_for, eval_sets=self.eval_sets, eval_batch_size=self.eval_batch_size,
-            order_key=order_key(self.key) if self.shared_order else None, recorders=self.recorders,
+            order_key=self.shared_order_key() if self.shared_order else None, recorders=self.recorders,
             callbacks=callbacks, placement=self.placement, done=start_epoch)
         return rows, {name: np.stack(values, axis=1).astype(np.float32) for name, values in history.items()
                       if name not in ("epoch", "time")}

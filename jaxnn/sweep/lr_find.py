@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn import optim, train
+from jaxnn import multihost, optim, train
 from jaxnn._compile_time import compile_seconds
 from jaxnn.sweep.engine import Sweep, order_key
 from jaxnn.sweep.program import Hyperparameters
@@ -259,7 +259,7 @@ def _train(setup: Sweep, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Every group's rows through ``steps`` guarded, vmapped steps in one scan: ``(rows, steps)`` losses and
     ``(rows,)`` divergence steps."""
     x, y = setup.train_xy
-    batches = setup.placement.batches(_batches(setup.key, x.shape[0], setup.batch_size, steps), False)
+    batches = multihost.reshard(_batches(setup.key, x.shape[0], setup.batch_size, steps), setup.replicated)
     losses = np.full((len(setup.configs), steps), np.nan)
     diverged_at = np.full(len(setup.configs), -1, np.int64)
     for group, ids in setup.groups.items():

@@ -28,6 +28,11 @@ def row_key(root: jax.Array, config: Any, seed: Any) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(jax.random.split(root)[1], config), seed)
 
 
+def shared_order_key(root: jax.Array) -> jax.Array:
+    """The key whose minibatch order every config of a sweep with root key ``root`` walks (``shared_order``)."""
+    return jax.random.split(root)[0]
+
+
 class Hyperparameters(dict):
     """The ``hp`` dict passed to ``build``: a missing name raises a KeyError listing the sweep's fields."""
 
@@ -52,7 +57,7 @@ class Program:
                  input_shape: tuple[int, ...]):
         self.build, self.names, self.static = build, list(names), dict(static)
         self.input_shape = input_shape
-        self.init = jax.jit(self.init_rows)
+        self.init = jax.jit(self.init_and_order)
 
     def trial(self, hp: Mapping[str, jax.Array]) -> Trial:
         """``build`` called on one row's traced values and the group's static ones, checked."""
@@ -73,6 +78,12 @@ class Program:
         chunk, so a sequential ``lax.map`` costs little here.
         """
         return jax.lax.map(lambda args: self.init_one(args[0], row_key(root, *args[1:])), (hp, configs, seeds))
+
+    def init_and_order(self, hp: dict[str, jax.Array], root: jax.Array, configs: jax.Array, seeds: jax.Array
+                       ) -> tuple[Row, jax.Array]:
+        """:meth:`init_rows` and :func:`shared_order_key` of ``root``, which :attr:`init` compiles as one
+        program: a sweep's first call compiles no program of its own for its keys."""
+        return self.init_rows(hp, root, configs, seeds), shared_order_key(root)
 
     def step_for(self, hp: Mapping[str, jax.Array]) -> train.TrainStep:
         """The train step of the row with traced values ``hp``."""

@@ -101,9 +101,25 @@ def evaluate_sets(rows: Rows, eval_for: EvalFor, sets: Mapping[str, tuple[Batch,
 
     Every set is cut into batches and evaluated in one compiled program: nothing runs between the programs.
     """
-    data = {name: xy for name, (xy, _) in sets.items()}
-    sizes = tuple((name, size) for name, (_, size) in sets.items())
-    return _compiled_sets(_rows_eval(eval_for, stacked))(rows, data, sizes)
+    return _compiled_sets(_rows_eval(eval_for, stacked))(rows, set_arrays(sets), set_sizes(sets))
+
+
+def set_arrays(sets: Mapping[str, tuple[Batch, int]]) -> dict[str, Batch]:
+    """The placed ``(x, y)`` of every prepared set (:func:`prepare_sets`)."""
+    return {name: xy for name, (xy, _) in sets.items()}
+
+
+def set_sizes(sets: Mapping[str, tuple[Batch, int]]) -> tuple[tuple[str, int], ...]:
+    """Every prepared set's name and evaluation batch, hashable (what a compiled evaluation depends on)."""
+    return tuple((name, size) for name, (_, size) in sets.items())
+
+
+@functools.cache
+def traced_sets(eval_for: EvalFor, stacked: bool, sizes: tuple[tuple[str, int], ...]
+                ) -> Callable[[Rows, Mapping[str, Batch]], dict[str, jax.Array]]:
+    """:func:`evaluate_sets` as a function ``(rows, set_arrays) -> metrics`` to trace into a larger program (the
+    trainers' epoch); one object per arguments, so that program's compilation is reused."""
+    return functools.partial(_all_sets, _rows_eval(eval_for, stacked), sizes=sizes)
 
 
 def _all_sets(step: Callable, rows: Rows, data: Mapping[str, Batch], sizes: tuple[tuple[str, int], ...]

@@ -1,8 +1,8 @@
 """Where the trainer's arrays live: one device, data parallel over a mesh, or rows sharded over a mesh.
 
-A placement moves host trees onto devices, lays out each epoch's minibatch indices, compiles the epoch for
-that layout, and brings recorded values back to the host. :func:`jaxnn.train.fit` uses :class:`DataParallel`
-for ``devices=``; sweeps use :class:`RowSharded`; everything else the default :class:`Local`.
+A placement moves host trees onto devices, lays out each epoch's minibatch indices inside the epoch program,
+compiles the epoch for that layout, and brings recorded values back to the host. :func:`jaxnn.train.fit` uses
+:class:`DataParallel` for ``devices=``; sweeps use :class:`RowSharded`; everything else the default :class:`Local`.
 
 Example::
 
@@ -40,16 +40,17 @@ class Local:
         """Per-row host values (masks, stacked states) laid out like the rows."""
         return self.put(tree)
 
-    def batches(self, indices: jax.Array, per_row: bool) -> jax.Array:
-        """An epoch's ``(steps, batch)`` or, ``per_row``, ``(steps, rows, batch)`` indices laid out for the scan."""
+    def constrain(self, indices: jax.Array, per_row: bool) -> jax.Array:
+        """An epoch's ``(steps, batch)`` or, ``per_row``, ``(steps, rows, batch)`` indices laid out for the scan
+        (called while the epoch program is traced)."""
         return indices
 
     def settle(self, rows: Any) -> Any:
         """The rows after an epoch, in the layout the next epoch was compiled for."""
         return rows
 
-    def jit(self, fn: Callable, batches_at: int | None = None) -> Callable:
-        """``fn`` compiled for this layout; ``batches_at`` is the position of the minibatch-index argument."""
+    def jit(self, fn: Callable) -> Callable:
+        """``fn`` compiled for this layout."""
         return jax.jit(fn)
 
     def to_host(self, tree: Any) -> Any:
@@ -74,15 +75,13 @@ class DataParallel(Local):
     def put(self, tree: Any) -> Any:
         return multihost.put(tree, self.replicated)
 
-    def batches(self, indices: jax.Array, per_row: bool) -> jax.Array:
-        return multihost.reshard(indices, NamedSharding(self.mesh, P(None, "batch")))
+    def constrain(self, indices: jax.Array, per_row: bool) -> jax.Array:
+        # Each device gathers and trains its slice of every minibatch; a remainder batch need not split evenly,
+        # so it is left to XLA (computed whole on every device).
+        return jax.lax.with_sharding_constraint(indices, NamedSharding(self.mesh, P(None, "batch")))
 
-    def jit(self, fn: Callable, batches_at: int | None = None) -> Callable:
-        if batches_at is None:  # a remainder batch need not split evenly: computed whole on every device
-            return jax.jit(fn, out_shardings=self.replicated)
-        shardings = [self.replicated] * 4
-        shardings[batches_at] = NamedSharding(self.mesh, P(None, "batch"))
-        return jax.jit(fn, in_shardings=tuple(shardings), out_shardings=self.replicated)
+    def jit(self, fn: Callable) -> Callable:
+        return jax.jit(fn, out_shardings=self.replicated)
 
 
 class RowSharded(Local):
@@ -105,10 +104,9 @@ class RowSharded(Local):
     def put_rows(self, tree: Any) -> Any:
         return multihost.put(tree, self.rows)
 
-    def batches(self, indices: jax.Array, per_row: bool) -> jax.Array:
-        if per_row:
-            return multihost.reshard(indices, NamedSharding(self.mesh, P(None, "configs")))
-        return indices if _placed(indices, self.replicated) else multihost.put(indices, self.replicated)
+    def constrain(self, indices: jax.Array, per_row: bool) -> jax.Array:
+        return jax.lax.with_sharding_constraint(indices, NamedSharding(self.mesh, P(None, "configs")) if per_row
+                                                else self.replicated)
 
     def settle(self, rows: Any) -> Any:
         # A fixed layout between epochs keeps one compiled epoch for the whole sweep. The epoch's outputs normally

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jaxnn import losses, masks
 from jaxnn.optim import Optimizer, apply_updates, global_norm
+from jaxnn.optim.base import is_concrete_zero
 from jaxnn.train.state import TrainState
 from jaxnn.validation import check_range
 
@@ -62,6 +63,9 @@ def make_train_step(
         step = train.make_train_step(model, optim.sgd(0.1), l2=1e-4, l2_mask={"0": True, "2": False})
     """
     check_range("l2", l2, lambda v: v >= 0, "a number >= 0")
+    # A concrete zero adds no term: XLA cannot fold 0·W away (it is NaN where W is not finite), so the gradient
+    # would read every weight matrix once more per step for nothing.
+    penalized = not is_concrete_zero(l2)
 
     def step(ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         x, y = batch
@@ -71,7 +75,8 @@ def make_train_step(
             outputs, model_state = model.apply(params, ts.model_state, x, train=True, key=dropout_key)
             data_loss = loss(outputs, y)
             mask = masks.resolve(l2_mask, params, masks.weight_matrices, "l2_mask")
-            return data_loss + losses.l2_penalty(params, l2, mask), (data_loss, outputs, model_state)
+            penalty = losses.l2_penalty(params, l2, mask) if penalized else 0.0
+            return data_loss + penalty, (data_loss, outputs, model_state)
 
         grads, (data_loss, outputs, model_state) = jax.grad(objective, has_aux=True)(ts.params)
         updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)

@@ -44,7 +44,7 @@ from jaxnn.train import early_stopping
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks
 from jaxnn.train.early_stopping import EarlyStopping
 from jaxnn.train.epoch import StepFor, constant_step, run_epoch, select_rows
-from jaxnn.train.evaluation import EvalFor, constant_eval, evaluate_sets, prepare_sets
+from jaxnn.train.evaluation import EvalFor, constant_eval, prepare_sets, set_arrays, set_sizes, traced_sets
 from jaxnn.train.placement import Local
 from jaxnn.train.rows import Rows, as_rows, rows_in
 from jaxnn.train.state import TrainState
@@ -125,7 +125,8 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     callbacks = callbacks or []
     x, y = placement.put(tuple(data))
     sets = prepare_sets(eval_sets or {}, eval_batch_size or 4 * batch_size, placement.put)
-    record_fn = recorders_fn(tuple((recorders or {}).items()), stacked) if recorders else None
+    check = not stacked and on_nonfinite != "continue"
+    after = _after(eval_for, set_sizes(sets), tuple((recorders or {}).items()), stacked, check)
     history = history if history is not None else {"epoch": [], "time": []}
     best = rows if best is None else best
     start = time.perf_counter() - (history["time"][-1] if history["time"] else 0.0)
@@ -133,19 +134,16 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
         cb.on_train_begin({"epochs": epochs, "start_epoch": done, "rows": rows_in(rows.ts) if stacked else 1})
     # Without anything to tell between epochs, stacked epochs queue on the device and reach the host at the end.
     each_epoch = not stacked or bool(callbacks) or stopper is not None or after_epoch is not None
-    watch = not stacked and on_nonfinite != "continue"
+    watch = check
     if watch:
         history.setdefault("diverged_at", -1)
     queued = []
     for i in range(done, epochs):
         before = rows
         rows, device_record = run_epoch(rows, step_for, (x, y), batch_size, first_epoch + i, stacked=stacked,
-                                        order_key=order_key, drop_last=drop_last, placement=placement)
-        params_ok = _all_finite(rows.ts.params) if watch else None
-        if sets:
-            device_record |= evaluate_sets(rows, eval_for, sets, stacked)
-        if record_fn is not None:
-            device_record |= record_fn(rows)
+                                        order_key=order_key, drop_last=drop_last, placement=placement,
+                                        after=after, extra=set_arrays(sets))
+        params_ok = device_record.pop(_PARAMS_FINITE) if check else None
         entry = (i + 1, time.perf_counter() - start, device_record, rows.diverged_at)
         if not each_epoch:
             queued.append(entry)
@@ -182,7 +180,26 @@ def run_rows(rows: Rows, step_for: StepFor, data: Batch, epochs: int, batch_size
     return rows, (best if stopper is not None else rows), history
 
 
-@jax.jit
+_PARAMS_FINITE = "__params_finite__"  # what _after adds for an unstacked run under on_nonfinite; never recorded
+
+
+@functools.cache
+def _after(eval_for: EvalFor | None, sizes: tuple, recorders: tuple, stacked: bool, check: bool) -> Any:
+    """What the epoch program computes from its final rows: the evaluation sets, the recorders and, with
+    ``check``, whether the params are finite; None when nothing (cached, so the epoch's compilation is reused)."""
+    if not (sizes or recorders or check):
+        return None
+    evaluate = traced_sets(eval_for, stacked, sizes) if sizes else None
+    record = recorders_fn(recorders, stacked) if recorders else None
+
+    def after(rows: Rows, sets: Mapping[str, Batch]) -> dict[str, jax.Array]:
+        out = {} if evaluate is None else evaluate(rows, sets)
+        out |= {} if record is None else record(rows)
+        return out | ({_PARAMS_FINITE: _all_finite(rows.ts.params)} if check else {})
+
+    return after
+
+
 def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)] or [jnp.bool_(True)]))
 

@@ -10,6 +10,7 @@ eqx = pytest.importorskip("equinox")
 optax = pytest.importorskip("optax")
 
 from jaxnn import nn, optim, sweep, train  # noqa: E402
+from tests.shuffle import fit_order  # noqa: E402
 
 N, BATCH, EPOCHS, FEATURES = 32, 8, 2, 5
 RNG = np.random.default_rng(1)
@@ -49,7 +50,7 @@ def batched(model, x, state, key=None):
 
 def hand_written_loop(tx, key, epochs):
     """The usual Equinox loop, with jaxnn's keys (init from split(key)[0], dropout from fold_in(run_key, step),
-    one key per example by split, shuffles from fold_in(split(run_key)[1], epoch))."""
+    one key per example by split, shuffles from fold_in(split(run_key)[1], epoch) as tests.shuffle re-derives them)."""
     init_key, run_key = jax.random.split(key)
     model, state = make(init_key)
     params, static = eqx.partition(model, eqx.is_inexact_array)
@@ -67,7 +68,7 @@ def hand_written_loop(tx, key, epochs):
 
     step = 0
     for epoch in range(epochs):
-        perm = jax.random.permutation(jax.random.fold_in(jax.random.split(run_key)[1], epoch), N)
+        perm = fit_order(run_key, epoch, N)
         for b in range(N // BATCH):
             idx = perm[b * BATCH:(b + 1) * BATCH]
             params, state, opt_state = update(params, state, opt_state, X[idx], Y[idx],

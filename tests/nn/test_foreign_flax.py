@@ -13,6 +13,7 @@ fnn = pytest.importorskip("flax.linen")
 optax = pytest.importorskip("optax")
 
 from jaxnn import checkpoint, nn, optim, sweep, train  # noqa: E402
+from tests.shuffle import fit_order  # noqa: E402
 
 N, BATCH, EPOCHS, SHAPE = 32, 8, 2, (6, 6, 1)
 RNG = np.random.default_rng(0)
@@ -54,7 +55,7 @@ def hand_written_loop(module, tx, key, epochs):
 
     step = 0
     for epoch in range(epochs):
-        perm = jax.random.permutation(jax.random.fold_in(jax.random.split(run_key)[1], epoch), N)
+        perm = fit_order(run_key, epoch, N)
         for b in range(N // BATCH):
             idx = perm[b * BATCH:(b + 1) * BATCH]
             params, stats, opt_state = update(params, stats, opt_state, X[idx], Y[idx],

@@ -8,6 +8,7 @@ import pytest
 nnx = pytest.importorskip("flax.nnx")
 
 from jaxnn import losses, nn, optim, train  # noqa: E402
+from tests.shuffle import fit_order  # noqa: E402
 
 N, BATCH, FEATURES, LR = 16, 8, 5, 0.1
 RNG = np.random.default_rng(2)
@@ -37,7 +38,7 @@ def hand_written_loop(key, epochs):
     model, step = make(init_key), 0
     model.train()
     for epoch in range(epochs):
-        perm = jax.random.permutation(jax.random.fold_in(jax.random.split(run_key)[1], epoch), N)
+        perm = fit_order(run_key, epoch, N)
         for b in range(N // BATCH):
             idx = perm[b * BATCH:(b + 1) * BATCH]
             nnx.reseed(model, dropout=jax.random.fold_in(run_key, step))

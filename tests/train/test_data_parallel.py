@@ -38,10 +38,10 @@ SCRIPT = textwrap.dedent("""
     parallel, parallel_history = train.fit(ts, step, (x, y), devices=jax.devices(), **kwargs)
     mesh = Mesh(np.array(jax.devices()), ("batch",))
     put = lambda tree, spec: jax.device_put(tree, NamedSharding(mesh, spec))
-    epoch = train.epoch._compiled_epoch(train.epoch.row_step(train.epoch.constant_step(step), False, False),
-                                        train.DataParallel(jax.devices()))
-    hlo = epoch.lower(put(train.loop._one_row(ts), P()), put(x, P()), put(y, P()),
-                      put(np.zeros((6, 16), np.int32), P(None, "batch")))
+    plan = train.epoch._Epoch(train.epoch.constant_step(step), False, 16, False, train.DataParallel(jax.devices()),
+                              None)
+    row = put(train.loop._one_row(ts), P())
+    hlo = train.epoch._single_program(plan).lower(row, put(x, P()), put(y, P()), row.ts.key, 0, None)
     leaves = lambda t: jax.tree.leaves((t.params, t.model_state, t.opt_state))
     print(json.dumps({
         "devices": jax.device_count(),
