@@ -16,6 +16,10 @@ states and optax program this script reuses):
                        minibatch indices drawn before the clock starts.
     (e) ... shuffled   the same peer as a training loop is written: one compiled call per epoch that draws the
                        epoch's order with ``jax.random.permutation`` and scans it (the work (a)-(c) do too).
+    (f) ... optax Adam (c) with ``optim.from_optax(optax.adam(lr))`` in place of ``optim.adam(lr)``: the same jaxnn
+                       program around an Adam that has no weight-decay term (jaxnn's computes
+                       ``g + weight_decay·p`` even at 0, since weight_decay is a state leaf a job may change), so
+                       (f) against (c) is what that term costs.
 
 Timing: one warm-up run per variant (compilation included, not reported), then ``--repeats`` runs interleaved
 round-robin across the variants so that background load hits all alike; the median counts. Throughput is
@@ -77,12 +81,24 @@ TARGET_PEAK = 0.4  # of the measured matmul peak, at N = 64
 PEAK_AT = 64
 PEER = "(d) vmap + optax"
 SHUFFLED = "(e) ... shuffled"
+OPTAX_ADAM = "(f) ... optax Adam"
 
 
 def _step_for(hp: dict) -> train.TrainStep:
     # A row's step as a sweep builds it: the optimizer made from the row's traced lr (module level, so the
     # compiled epoch, cached per step_for, is reused).
     return train.make_train_step(MODEL, optim.adam(hp["lr"]))
+
+
+def _optax_adam_step_for(hp: dict) -> train.TrainStep:
+    return train.make_train_step(MODEL, optim.from_optax(optax.adam(hp["lr"])))
+
+
+def optax_adam_rows(lrs: np.ndarray) -> train.Rows:
+    """:func:`jaxnn_rows` with optax Adam states (the same params, keys and lrs)."""
+    states = [ts._replace(opt_state=optim.from_optax(optax.adam(float(lr))).init(ts.params))
+              for ts, lr in zip(initial_states(lrs), lrs)]
+    return train.as_rows(train.stack(states), {"lr": jnp.asarray(lrs)})
 
 
 def jaxnn_rows(lrs: np.ndarray) -> train.Rows:
@@ -120,14 +136,15 @@ def build_run_rows(rows: train.Rows, xy, epochs: int, placement) -> Callable[[],
     return run
 
 
-def jaxnn_epoch(placement) -> Callable:
+def jaxnn_epoch(placement, step_for: Callable = _step_for) -> Callable:
     """The compiled stacked epoch ``run_epoch`` calls for these rows, without evaluation (internal: its HLO is
     what is measured): ``(rows, x, y, order key, epoch, None) -> (rows, means, diverged)``."""
-    return _checked_program(_Epoch(_step_for, False, BATCH, True, placement, None))
+    return _checked_program(_Epoch(step_for, False, BATCH, True, placement, None))
 
 
-def build_scans(rows: train.Rows, x, y, epochs: int, placement) -> Callable[[], np.ndarray]:
-    epoch, order = jaxnn_epoch(placement), sweep.order_key(KEY)
+def build_scans(rows: train.Rows, x, y, epochs: int, placement, step_for: Callable = _step_for
+                ) -> Callable[[], np.ndarray]:
+    epoch, order = jaxnn_epoch(placement, step_for), sweep.order_key(KEY)
 
     def run() -> np.ndarray:
         out = rows
@@ -194,13 +211,16 @@ def hlo_facts(compiled: jax.stages.Compiled) -> dict[str, float]:
             "carried": len(_SHAPE.findall(loop.split(" while(", 1)[0]))}
 
 
-def epoch_facts(rows: train.Rows, lrs: np.ndarray, x, y, batches: jax.Array, placement) -> dict[str, dict]:
-    """:func:`hlo_facts` of one epoch (40 steps) of jaxnn's compiled epoch and of the peer's scan."""
-    per_epoch = x.shape[0] // BATCH
-    epoch = jaxnn_epoch(placement)
+def epoch_facts(rows: train.Rows, adam_rows: train.Rows, lrs: np.ndarray, x, y, batches: jax.Array, placement
+                ) -> dict[str, dict]:
+    """:func:`hlo_facts` of one epoch (40 steps) of jaxnn's compiled epoch (with both Adams) and of the peer's
+    scan."""
+    per_epoch, order = x.shape[0] // BATCH, sweep.order_key(KEY)
     init, steps = optax_program()
     carry = init(plain_params(initial_states(lrs)), jnp.asarray(lrs, jnp.float32))
-    return {"(c) epoch scans": hlo_facts(epoch.lower(rows, x, y, sweep.order_key(KEY), 0, None).compile()),
+    return {"(c) epoch scans": hlo_facts(jaxnn_epoch(placement).lower(rows, x, y, order, 0, None).compile()),
+            OPTAX_ADAM: hlo_facts(jaxnn_epoch(placement, _optax_adam_step_for).lower(
+                adam_rows, x, y, order, 0, None).compile()),
             PEER: hlo_facts(steps.lower(carry, x, y, batches[:per_epoch]).compile())}
 
 
@@ -234,11 +254,13 @@ def measure(n: int, epochs: int, repeats: int, ds) -> dict:
     batches = jnp.concatenate([train.epoch_batches(order, e, x.shape[0], BATCH)[0] for e in range(epochs)])
     placement = train.RowSharded(jax.devices()[:1])
     rows = placement.put_rows(jaxnn_rows(lrs))
+    adam_rows = placement.put_rows(optax_adam_rows(lrs))
     variants = {"(a) sweep.run": build_sweep(configs, (x, y), eval_xy, epochs),
                 "(b) run_rows": build_run_rows(rows, (x, y), epochs, placement),
                 "(c) epoch scans": build_scans(rows, x, y, epochs, placement),
                 PEER: build_optax(initial_states(lrs), lrs, x, y, batches),
-                SHUFFLED: build_optax_shuffled(initial_states(lrs), lrs, x, y, epochs)}
+                SHUFFLED: build_optax_shuffled(initial_states(lrs), lrs, x, y, epochs),
+                OPTAX_ADAM: build_scans(adam_rows, x, y, epochs, placement, _optax_adam_step_for)}
     losses = {name: run() for name, run in variants.items()}  # warm-up: compiles
     times = {name: [] for name in variants}
     meter = LoadMeter().start()
@@ -258,7 +280,7 @@ def measure(n: int, epochs: int, repeats: int, ds) -> dict:
                                   for k in ("(a) sweep.run", "(b) run_rows")},
             "max_loss_gap": {k: float(np.max(np.abs(v - losses[PEER]))) for k, v in losses.items()
                              if k != SHUFFLED},  # (e) walks another order
-            "hlo": epoch_facts(rows, lrs, x, y, batches, placement), "others": others, "load": meter.line()}
+            "hlo": epoch_facts(rows, adam_rows, lrs, x, y, batches, placement), "others": others, "load": meter.line()}
 
 
 def report(result: dict, peak: float) -> None:

@@ -182,7 +182,7 @@ class Sweep:
             positions = np.flatnonzero(np.isin(rows // self.seeds, configs))
             if not positions.size:
                 continue
-            size = sizes[group] if sizes else self._chunk_rows(group, positions.size)
+            size = sizes[group] if sizes else self._even_chunk(group, positions.size)
             for lo in range(0, positions.size, size):
                 chunk = rows[positions[lo:lo + size]]
                 plan.append((group, positions[lo:lo + size], np.pad(chunk, (0, size - chunk.size), "edge")))
@@ -238,6 +238,13 @@ class Sweep:
 
             sizes[group] = min(range(cap, 0, -n_dev), key=cost)  # the largest of equal costs
         return sizes
+
+    def _even_chunk(self, group: tuple, n_rows: int) -> int:
+        """The fewest chunks of at most :meth:`_chunk_rows` rows, of equal size: 1,024 rows under a cap of 926
+        run as two chunks of 512, not as 926 and 98 padded to 926 (1.8 times the work)."""
+        n_dev, cap = len(self.devices), self._chunk_rows(group, n_rows)
+        per_chunk = math.ceil(n_rows / math.ceil(n_rows / cap))
+        return math.ceil(per_chunk / n_dev) * n_dev
 
     def _chunk_rows(self, group: tuple, n_rows: int) -> int:
         """Rows per chunk for ``group``: ``chunk_size`` or what the budget holds, at most the (padded) rows."""

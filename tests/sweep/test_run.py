@@ -118,19 +118,29 @@ def test_static_choices_form_one_program_per_group():
 def test_chunks_equal_one_chunk_and_compile_once(standard):
     calls = []
     build = make_build(calls)
-    chunked = _run(build=build, chunk_size=3)  # chunks of 3 rows: 3 + 1 padded to 3
+    chunked = _run(build=build, chunk_size=2)  # two chunks of 2 rows
     np.testing.assert_allclose(chunked.history["val_loss"], standard.history["val_loss"], rtol=1e-5)
     np.testing.assert_allclose(chunked.history["loss"], standard.history["loss"], rtol=1e-5)
     traced = len(_traced(calls))
     # build traced once each for init, the train step and the eval step, and once each from shapes when the
     # sweep checks every group before training (issue 12 cause 10)
     assert traced == 6
-    # Seven configs in three chunks of the same size: nothing is traced or compiled again, and a config's
-    # result does not depend on its chunk or on how many configs run.
+    # Seven configs in four chunks of the same size (the last padded): nothing is traced or compiled again, and
+    # a config's result does not depend on its chunk or on how many configs run.
     more = _subset([*CONFIGS, *CONFIGS[:3]])
-    again = _run(more, build, chunk_size=3)
+    again = _run(more, build, chunk_size=2)
     assert len(_traced(calls)) == traced
     _equal(again, chunked, slice(0, 4), slice(0, 4))
+
+
+def test_rows_split_into_the_fewest_equal_chunks(monkeypatch):
+    # Five configs under a cap of 4 rows: two chunks of 3 (one padding row), not 4 and 1 padded to 4.
+    sizes, run_chunk = [], sweep.engine.Sweep._run_chunk
+    monkeypatch.setattr(sweep.engine.Sweep, "_run_chunk",
+                        lambda self, program, rows, *a: sizes.append(int(rows.diverged_at.shape[0]))
+                        or run_chunk(self, program, rows, *a))
+    _run(_subset([*CONFIGS, CONFIGS[0]]), chunk_size=4)
+    assert sizes == [3, 3]
 
 
 def test_a_diverging_config_leaves_the_others_bitwise_unchanged():
