@@ -1,4 +1,5 @@
-"""Plotting helpers several experiments share: smoothing a curve, and training against test accuracy."""
+"""Plotting helpers several experiments share: smoothing a curve, training against test accuracy, and finishing a
+figure of gridded, labelled panels."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ def smooth(curve: np.ndarray, window: int) -> np.ndarray:
     ends = np.arange(1, len(curve) + 1)
     starts = np.maximum(ends - window, 0)
     return (csum[ends] - csum[starts]) / (ends - starts)
+
+
+def finish(fig: plt.Figure, axes: tuple, path: Path) -> None:
+    """A grid and a legend on every panel of ``axes``, then ``fig`` laid out, written to ``path`` and closed."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def plot_train_test(history: Mapping[str, np.ndarray], labels: list[str], title: str, path: Path) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from experiments._cli import parse_args, write_json
 from experiments._models import mnist1d_mlp
+from experiments._plots import finish
 from jaxnn import data, optim, sweep
 
 BATCH_SIZE = 100
@@ -125,12 +126,7 @@ def plot(runs: dict[str, list[dict]], path: Path, max_epochs: int, eta: int) -> 
              title=f"equal budget (R = {max_epochs}, eta = {eta})")
     right.set(xlabel="wall time, s (compilation included)", ylabel="chosen config's validation accuracy",
               title="what each run picked")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    finish(fig, (left, right), path)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -31,6 +31,7 @@ import numpy as np
 
 from experiments._cli import parse_args, write_json
 from experiments._models import mnist1d_mlp
+from experiments._plots import finish
 from jaxnn import data, optim, sweep
 
 BATCH_SIZE = 100
@@ -105,12 +106,7 @@ def plot(found: list[sweep.LRFindResult], lrs: np.ndarray, results: dict[str, di
              title=f"range test, first key: {len(first.lrs)} steps (dot: steepest descent)")
     right.set(xscale="log", xlabel="learning rate", ylabel=f"final {METRIC}",
               title=f"grid: best (square); {len(found)} keys' suggestions (ticks), median (dashed)")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    finish(fig, (left, right), path)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -84,16 +84,17 @@ def guarded_step(step_for: StepFor, rows: Rows, batch: Batch) -> tuple[Rows, dic
         step = jax.vmap(functools.partial(train.guarded_step, train.epoch.constant_step(step)), (0, None))
     """
     ts, metrics = step_for(rows.hp)(rows.ts, batch)
-    finite = jnp.isfinite(metrics["loss"]) & _finite(ts.params)
+    healthy = jnp.isfinite(metrics["loss"]) & finite(ts.params)
     live = _live(rows)
-    ok = live & finite
-    diverged_at = jnp.where(live & ~finite, rows.ts.step, rows.diverged_at)
+    ok = live & healthy
+    diverged_at = jnp.where(live & ~healthy, rows.ts.step, rows.diverged_at)
     metrics = {name: jnp.where(ok, value, jnp.nan) for name, value in metrics.items()}
     return rows._replace(ts=jax.tree.map(lambda new, old: jnp.where(ok, new, old), ts, rows.ts),
                          diverged_at=diverged_at), metrics
 
 
-def _finite(tree: Any) -> jax.Array:
+def finite(tree: Any) -> jax.Array:
+    """Whether every leaf of ``tree`` is finite, as one traced bool."""
     # x - x is NaN exactly where x is NaN or Inf, cannot overflow, and XLA fuses it into one float reduction per
     # leaf, where isfinite materialises a bool array and reduces it in two passes.
     return jnp.isfinite(sum((jnp.sum(leaf - leaf) for leaf in jax.tree.leaves(tree)), jnp.zeros((), jnp.float32)))
@@ -151,19 +152,15 @@ def order(key: jax.Array, epoch: Any, n: int, batch_size: int, per_row: bool) ->
     return jnp.swapaxes(full, 0, 1), rest
 
 
-class _Epoch:
+class _Epoch(NamedTuple):
     """How an epoch is cut and laid out: everything about it that is static (cached programs hash on it)."""
 
-    def __init__(self, step_for: StepFor, per_row: bool, batch_size: int, drop_last: bool, placement: Any,
-                 after: After | None):
-        self.key = (step_for, per_row, batch_size, drop_last, placement, after)
-        self.step_for, self.per_row, self.batch_size, self.drop_last, self.placement, self.after = self.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Epoch) and other.key == self.key
-
-    def __hash__(self) -> int:
-        return hash(self.key)
+    step_for: StepFor
+    per_row: bool
+    batch_size: int
+    drop_last: bool
+    placement: Any
+    after: After | None
 
     def train(self, step: Callable, rows: Rows, x: jax.Array, y: jax.Array, key: jax.Array, epoch: Any
               ) -> tuple[Rows, dict[str, jax.Array]]:
@@ -205,7 +202,7 @@ def _checked_program(epoch: _Epoch) -> Callable:
             ) -> tuple[Rows, dict, jax.Array]:
         out, means = epoch.train(step, rows, x, y, key, number)
         live = _live(rows)
-        bad = live & ~(jnp.isfinite(means["loss"]) & jax.vmap(_finite)(out.ts.params))
+        bad = live & ~(jnp.isfinite(means["loss"]) & jax.vmap(finite)(out.ts.params))
         ok = live & ~bad
         out = out._replace(ts=select_rows(ok, out.ts, rows.ts),
                            diverged_at=jnp.where(bad, rows.ts.step, rows.diverged_at))

@@ -43,7 +43,7 @@ from jaxnn.optim import current_hparams
 from jaxnn.train import early_stopping
 from jaxnn.train.callbacks import Callback, Progress, as_callbacks
 from jaxnn.train.early_stopping import EarlyStopping
-from jaxnn.train.epoch import StepFor, constant_step, run_epoch, select_rows
+from jaxnn.train.epoch import StepFor, constant_step, finite, run_epoch, select_rows
 from jaxnn.train.evaluation import EvalFor, constant_eval, prepare_sets, set_arrays, set_sizes, traced_sets
 from jaxnn.train.placement import Local
 from jaxnn.train.rows import Rows, as_rows, rows_in
@@ -195,13 +195,9 @@ def _after(eval_for: EvalFor | None, sizes: tuple, recorders: tuple, stacked: bo
     def after(rows: Rows, sets: Mapping[str, Batch]) -> dict[str, jax.Array]:
         out = {} if evaluate is None else evaluate(rows, sets)
         out |= {} if record is None else record(rows)
-        return out | ({_PARAMS_FINITE: _all_finite(rows.ts.params)} if check else {})
+        return out | ({_PARAMS_FINITE: finite(rows.ts.params)} if check else {})
 
     return after
-
-
-def _all_finite(tree: Any) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)] or [jnp.bool_(True)]))
 
 
 def _replay(before: Rows, step_for: StepFor, data: Batch, batch_size: int, epoch: int, drop_last: bool,
